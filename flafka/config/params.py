@@ -1,0 +1,320 @@
+"""Declared component parameters: one declaration drives parsing, checking and the docs.
+
+A component's configuration is a frozen dataclass whose fields are declared with :func:`param` (one
+Flume key) or :func:`prefixed` (every key under a prefix, e.g. ``kafka.consumer.``)::
+
+    @dataclass(frozen=True, kw_only=True)
+    class StaticConfig(ComponentConfig):
+        key: str = param("key", default="key", doc="Header name.")
+        preserve_existing: bool = param("preserveExisting", default=True, doc="Keep an existing value.")
+
+The field's annotation is the type the text value is converted to (``str``, ``int``, ``float``,
+``bool``, ``list[str]`` for space-separated lists, ``X | None`` for optional values, and
+``dict[str, str]`` for prefixed groups). :meth:`ComponentConfig.parse` turns the properties of one
+component into an instance and reports every problem (bad value, missing key, unknown key with a
+"did you mean", deprecated name) as a :class:`~flafka.config.diagnostics.Diagnostic` with its line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Self
+
+from flafka.config.diagnostics import Diagnostic, Location, Severity, did_you_mean
+from flafka.config.properties import Prop
+
+_META = "flafka.param"
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+#: Marks a parameter without a default: the user must set it.
+REQUIRED: Any = _Required()
+_INT_RE = re.compile(r"[+-]?\d+")
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """The declaration of one parameter (or one prefixed group of parameters)."""
+
+    key: str
+    attr: str = ""
+    kind: Any = str
+    optional: bool = False
+    default: Any = REQUIRED
+    aliases: tuple[str, ...] = ()
+    deprecated: tuple[str, ...] = ()
+    doc: str = ""
+    choices: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    parse: Callable[[str], Any] | None = None
+    prefix: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED and not self.prefix
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.key, *self.aliases, *self.deprecated)
+
+    def default_text(self) -> str:
+        if self.required:
+            return ""
+        if self.default is None:
+            return "—"
+        if isinstance(self.default, bool):
+            return "true" if self.default else "false"
+        if isinstance(self.default, list | tuple):
+            return " ".join(str(v) for v in self.default)
+        return str(self.default)
+
+
+def param(
+    key: str,
+    *,
+    default: Any = REQUIRED,
+    aliases: Iterable[str] = (),
+    deprecated: Iterable[str] = (),
+    doc: str = "",
+    choices: Iterable[str] | None = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    parse: Callable[[str], Any] | None = None,
+) -> Any:
+    """Declare a field bound to the Flume key ``key``.
+
+    ``aliases`` are other accepted spellings (e.g. the Flume 1.6 name of a 1.7 property) that are not
+    worth a warning; ``deprecated`` names are accepted with a warning naming ``key``. ``choices`` are
+    matched case-insensitively and normalised to the declared spelling.
+    """
+    spec = ParamSpec(
+        key=key,
+        default=default,
+        aliases=tuple(aliases),
+        deprecated=tuple(deprecated),
+        doc=doc,
+        choices=tuple(choices) if choices is not None else None,
+        minimum=minimum,
+        maximum=maximum,
+        parse=parse,
+    )
+    if default is REQUIRED:
+        return field(metadata={_META: spec})
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={_META: spec})
+    return field(default=default, metadata={_META: spec})
+
+
+def prefixed(prefix: str, *, doc: str = "") -> Any:
+    """Declare a ``dict[str, str]`` field holding every key that starts with ``prefix`` (stripped)."""
+    return field(default_factory=dict, metadata={_META: ParamSpec(key=prefix, doc=doc, prefix=True)})
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered == "true":
+        return True
+    if lowered == "false":
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _parse_int(text: str) -> int:
+    stripped = text.strip()
+    if not _INT_RE.fullmatch(stripped):
+        raise ValueError(f"expected a whole number, got {text!r}")
+    return int(stripped)
+
+
+def _parse_float(text: str) -> float:
+    try:
+        return float(text.strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {text!r}") from None
+
+
+def _parse_list(text: str) -> list[str]:
+    return text.split()
+
+
+_CONVERTERS: dict[Any, Callable[[str], Any]] = {
+    bool: _parse_bool,
+    int: _parse_int,
+    float: _parse_float,
+    str: str,
+    list[str]: _parse_list,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComponentConfig:
+    """Base of every component's typed configuration."""
+
+    #: True for configurations that take any key (custom components without a declaration).
+    accepts_any_key: ClassVar[bool] = False
+
+    @classmethod
+    def params(cls) -> list[ParamSpec]:
+        """The declared parameters of this configuration class, in declaration order."""
+        cached = cls.__dict__.get("_flafka_params")
+        if cached is not None:
+            return typing.cast(list[ParamSpec], cached)
+        hints = typing.get_type_hints(cls)
+        specs: list[ParamSpec] = []
+        for f in dataclasses.fields(cls):
+            spec = f.metadata.get(_META)
+            if spec is None:
+                continue
+            kind, optional = _unwrap_optional(hints[f.name])
+            specs.append(dataclasses.replace(spec, attr=f.name, kind=kind, optional=optional))
+        setattr(cls, "_flafka_params", specs)  # noqa: B010  # frozen dataclass: cache on the class
+        return specs
+
+    @classmethod
+    def parse(cls, props: Mapping[str, Prop], component: str) -> tuple[Self | None, list[Diagnostic]]:
+        """Build a config from ``props`` (keys relative to the component); None when it has errors."""
+        diagnostics: list[Diagnostic] = []
+        values: dict[str, Any] = {}
+        used: set[str] = set()
+
+        def report(severity: Severity, key: str | None, message: str, where: Location | None) -> None:
+            diagnostics.append(Diagnostic(severity, where, component, key, message))
+
+        for spec in cls.params():
+            if spec.prefix:
+                group = {k[len(spec.key) :]: p.value for k, p in props.items() if k.startswith(spec.key)}
+                used.update(spec.key + k for k in group)
+                values[spec.attr] = group
+                continue
+            present = [name for name in spec.names if name in props]
+            if not present:
+                if spec.required:
+                    report(Severity.ERROR, spec.key, "is required" + _doc_hint(spec), None)
+                continue
+            used.update(present)
+            chosen = spec.key if spec.key in present else present[0]
+            prop = props[chosen]
+            for name in present:
+                if name in spec.deprecated:
+                    report(
+                        Severity.WARNING,
+                        name,
+                        f"is deprecated, use {spec.key}"
+                        + (" (ignored: the new name is set)" if name != chosen else ""),
+                        props[name].location,
+                    )
+            try:
+                values[spec.attr] = _convert(spec, prop.value)
+            except ValueError as exc:
+                report(Severity.ERROR, chosen, str(exc), prop.location)
+
+        if not cls.accepts_any_key:
+            known = [name for spec in cls.params() for name in spec.names]
+            for key, prop in props.items():
+                if key in used or any(key.startswith(s.key) for s in cls.params() if s.prefix):
+                    continue
+                report(Severity.WARNING, key, "unknown property, ignored" + did_you_mean(key, known),
+                       prop.location)
+        elif "properties" in {f.name for f in dataclasses.fields(cls)}:
+            values["properties"] = {k: p.value for k, p in props.items()}
+
+        if any(d.is_error for d in diagnostics):
+            return None, diagnostics
+        try:
+            config = cls(**values)
+        except (TypeError, ValueError) as exc:
+            report(Severity.ERROR, None, str(exc), None)
+            return None, diagnostics
+        for key, message in config.check():
+            where = next((props[n].location for s in cls.params() if s.key == key for n in s.names
+                          if n in props), None)
+            report(Severity.ERROR, key, message, where)
+        if any(d.is_error for d in diagnostics):
+            return None, diagnostics
+        return config, diagnostics
+
+    def check(self) -> Iterable[tuple[str | None, str]]:
+        """Cross-field checks: yield ``(key, message)`` for each problem."""
+        return ()
+
+    def batch_size(self) -> int | None:
+        """Events per channel transaction this component uses (checked against transactionCapacity)."""
+        return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RawConfig(ComponentConfig):
+    """Configuration of a custom component that declares no parameters: every key, as text."""
+
+    accepts_any_key: ClassVar[bool] = True
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return hint, False
+
+
+def _doc_hint(spec: ParamSpec) -> str:
+    return f" ({spec.doc.rstrip('.')})" if spec.doc else ""
+
+
+def _convert(spec: ParamSpec, text: str) -> Any:
+    if spec.parse is not None:
+        return spec.parse(text)
+    if spec.choices is not None:
+        lowered = {c.lower(): c for c in spec.choices}
+        hit = lowered.get(text.strip().lower())
+        if hit is None:
+            raise ValueError(
+                f"must be one of {', '.join(spec.choices)}, got {text!r}"
+                + did_you_mean(text.strip(), spec.choices)
+            )
+        return hit
+    converter = _CONVERTERS.get(spec.kind)
+    if converter is None:
+        raise TypeError(f"parameter {spec.key}: no converter for {spec.kind!r}")
+    value = converter(text)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if spec.minimum is not None and value < spec.minimum:
+            raise ValueError(f"must be at least {_num(spec.minimum)}, got {_num(value)}")
+        if spec.maximum is not None and value > spec.maximum:
+            raise ValueError(f"must be at most {_num(spec.maximum)}, got {_num(value)}")
+    return value
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def params_table(config_class: type[ComponentConfig]) -> str:
+    """A Markdown table of the declared parameters (used to generate docs/properties.md)."""
+    rows = ["| Property | Default | Description |", "|---|---|---|"]
+    for spec in config_class.params():
+        name = f"`{spec.key}*`" if spec.prefix else f"`{spec.key}`"
+        if spec.required:
+            name = f"**{name}**"
+        extra = []
+        if spec.choices:
+            extra.append("one of " + ", ".join(f"`{c}`" for c in spec.choices))
+        if spec.aliases:
+            extra.append("also accepted: " + ", ".join(f"`{a}`" for a in spec.aliases))
+        if spec.deprecated:
+            extra.append("deprecated name: " + ", ".join(f"`{a}`" for a in spec.deprecated))
+        doc = spec.doc + ("" if not extra else (" " if spec.doc else "") + "(" + "; ".join(extra) + ")")
+        default = spec.default_text()
+        rows.append(f"| {name} | {'`' + default + '`' if default else ''} | {doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,82 @@
+"""Exceptions raised by flafka.
+
+Every exception flafka raises on purpose derives from :class:`FlafkaError`::
+
+    FlafkaError
+    ├── ConfigError            a configuration problem found at start-up or reload (carries diagnostics)
+    ├── ComponentNotFound      a type name that resolves to no component
+    ├── ChannelError           a channel operation failed; the transaction must be rolled back
+    │   ├── ChannelFullError   capacity (events, bytes or disk space) exhausted; retriable
+    │   └── TransactionError   a transaction was misused (wrong thread, wrong state, over capacity)
+    ├── DeliveryError          a sink could not deliver a batch; ``retriable`` says whether retrying helps
+    └── InterceptorError       an interceptor raised while processing a batch (original exception chained)
+
+Third-party exceptions are translated at the boundary (``raise ... from exc``): code above a client
+library sees these classes only. ``retriable`` is an attribute so retry code reads it instead of
+walking ``isinstance`` chains.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flafka.config.diagnostics import Diagnostic
+
+
+class FlafkaError(Exception):
+    """Root of flafka's exceptions."""
+
+    retriable: bool = False
+
+
+class ConfigError(FlafkaError):
+    """The configuration cannot be used; ``diagnostics`` lists every problem found."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics) or "invalid configuration")
+
+
+class ComponentNotFound(FlafkaError):
+    """A ``type`` (or class path) that names no component; ``message`` says what was tried."""
+
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        self.message = message
+        self.suggestion = suggestion
+        super().__init__(message + (f" Did you mean '{suggestion}'?" if suggestion else ""))
+
+
+class ChannelError(FlafkaError):
+    """A channel operation failed; the enclosing transaction is rolled back."""
+
+    retriable = True
+
+
+class ChannelFullError(ChannelError):
+    """The channel has no room (events, bytes or disk space) within its keep-alive."""
+
+
+class TransactionError(ChannelError):
+    """A transaction was used wrongly: from another thread, after commit, or beyond its capacity."""
+
+    retriable = False
+
+
+class DeliveryError(FlafkaError):
+    """A sink failed to deliver a batch to its destination."""
+
+    def __init__(self, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
+
+
+class InterceptorError(FlafkaError):
+    """An interceptor raised; the batch is not delivered and the source retries it."""
+
+    retriable = True
+
+    def __init__(self, interceptor: str, cause: BaseException) -> None:
+        self.interceptor = interceptor
+        super().__init__(f"interceptor {interceptor} failed: {type(cause).__name__}: {cause}")

@@ -1,0 +1,1 @@
+"""Interceptors: per-source event processing between a source and its channels."""

@@ -1,0 +1,1 @@
+"""Counters (Flume-compatible names) and, later, their HTTP/Prometheus exposition."""

@@ -1,0 +1,133 @@
+"""Component counters with Flume's attribute names (reference §4).
+
+Each component owns one counter object; the runtime and the component increment plain integer
+attributes (cheap on the hot path: one ``+=`` per batch, not per event). ``snapshot()`` renders
+Flume's JSON shape: every value a decimal string.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Counter:
+    """Base: start/stop times and a snapshot of every counter attribute."""
+
+    type_name: ClassVar[str] = ""
+    fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.start_time = 0
+        self.stop_time = 0
+        for f in self.fields:
+            setattr(self, f, 0)
+
+    def start(self) -> None:
+        for f in self.fields:
+            setattr(self, f, 0)
+        self.start_time = _now_ms()
+        self.stop_time = 0
+
+    def stop(self) -> None:
+        self.stop_time = _now_ms()
+
+    def snapshot(self) -> dict[str, str]:
+        out = {"Type": self.type_name, "StartTime": str(self.start_time), "StopTime": str(self.stop_time)}
+        for f in self.fields:
+            out[_camel(f)] = str(getattr(self, f))
+        return out
+
+
+def _camel(snake: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in snake.split("_"))
+
+
+class SourceCounter(Counter):
+    type_name = "SOURCE"
+    fields = (
+        "event_received_count",
+        "event_accepted_count",
+        "append_received_count",
+        "append_accepted_count",
+        "append_batch_received_count",
+        "append_batch_accepted_count",
+        "open_connection_count",
+        "event_read_fail",
+        "channel_write_fail",
+        "generic_processing_fail",
+    )
+    event_received_count: int
+    event_accepted_count: int
+    append_received_count: int
+    append_accepted_count: int
+    append_batch_received_count: int
+    append_batch_accepted_count: int
+    open_connection_count: int
+    event_read_fail: int
+    channel_write_fail: int
+    generic_processing_fail: int
+
+
+class ChannelCounter(Counter):
+    type_name = "CHANNEL"
+    fields = (
+        "channel_size",
+        "channel_capacity",
+        "event_put_attempt_count",
+        "event_put_success_count",
+        "event_take_attempt_count",
+        "event_take_success_count",
+    )
+    channel_size: int
+    channel_capacity: int
+    event_put_attempt_count: int
+    event_put_success_count: int
+    event_take_attempt_count: int
+    event_take_success_count: int
+
+    def snapshot(self) -> dict[str, str]:
+        out = super().snapshot()
+        cap = self.channel_capacity
+        out["ChannelFillPercentage"] = repr(self.channel_size * 100.0 / cap) if cap else "1.7976931348623157E308"
+        return out
+
+
+class SinkCounter(Counter):
+    type_name = "SINK"
+    fields = (
+        "connection_created_count",
+        "connection_closed_count",
+        "connection_failed_count",
+        "batch_empty_count",
+        "batch_underflow_count",
+        "batch_complete_count",
+        "event_drain_attempt_count",
+        "event_drain_success_count",
+        "event_write_fail",
+        "channel_read_fail",
+    )
+    connection_created_count: int
+    connection_closed_count: int
+    connection_failed_count: int
+    batch_empty_count: int
+    batch_underflow_count: int
+    batch_complete_count: int
+    event_drain_attempt_count: int
+    event_drain_success_count: int
+    event_write_fail: int
+    channel_read_fail: int
+
+    def count_batch(self, taken: int, batch_size: int) -> None:
+        """Flume's batch classification: empty, underflow (< batch size) or complete."""
+        if taken == 0:
+            self.batch_empty_count += 1
+        elif taken < batch_size:
+            self.batch_underflow_count += 1
+        else:
+            self.batch_complete_count += 1

@@ -1,0 +1,1 @@
+"""The running agent: channel processor, runners, sink processors, lifecycle and reload."""

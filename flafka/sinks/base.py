@@ -1,0 +1,62 @@
+"""The sink contract (reference §2.6).
+
+``process()`` takes up to one batch from ``self.channel`` in one transaction, writes it, and
+commits the take only after the destination has accepted the batch; any failure rolls the take
+back (the events return to the head of the channel) and raises. It returns ``BACKOFF`` when the
+channel had nothing to take, so the runner waits for events instead of spinning.
+"""
+
+from __future__ import annotations
+
+from flafka.channels.base import Channel
+from flafka.component import Component
+from flafka.event import Event
+from flafka.monitoring.counters import SinkCounter
+from flafka.sources.base import Status
+
+__all__ = ["BatchSink", "Sink", "Status"]
+
+
+class Sink(Component):
+    """Base of all sinks. ``channel`` is set by the agent before ``start``."""
+
+    channel: Channel
+
+    def __init__(self, name: str, config: object) -> None:
+        super().__init__(name, config)
+        self.counter = SinkCounter(name)
+
+    def process(self) -> Status:
+        """Deliver at most one batch; READY when something was delivered, BACKOFF when idle."""
+        raise NotImplementedError
+
+
+class BatchSink(Sink):
+    """A sink that takes up to ``batch_size`` events per transaction and writes them with ``deliver``.
+
+    The take commits only after ``deliver`` returned; if it raises, the take rolls back (the events
+    go back to the head of the channel), ``EventWriteFail`` is counted and the exception propagates
+    to the runner, which backs off. Subclasses implement ``deliver`` and set ``batch_size``.
+    """
+
+    batch_size: int = 100
+
+    def deliver(self, events: list[Event]) -> None:
+        raise NotImplementedError
+
+    def process(self) -> Status:
+        counter = self.counter
+        batch_size = self.batch_size
+        with self.channel.transaction() as tx:
+            events = tx.take_batch(batch_size, 0.0)
+            counter.count_batch(len(events), batch_size)
+            if not events:
+                return Status.BACKOFF
+            counter.event_drain_attempt_count += len(events)
+            try:
+                self.deliver(events)
+            except Exception:
+                counter.event_write_fail += 1
+                raise
+        counter.event_drain_success_count += len(events)
+        return Status.READY

@@ -1,0 +1,1 @@
+"""Sources: where events enter an agent."""
