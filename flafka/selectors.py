@@ -18,14 +18,20 @@ from flafka.event import Event
 Route = tuple[Channel, list[Event], bool]  # channel, its events, required?
 
 
+@dataclass(frozen=True, kw_only=True)
+class SelectorConfig(ComponentConfig):
+    """Base of selector configurations."""
+
+    def referenced_channels(self) -> list[tuple[str, str]]:
+        """(key, channel name) pairs this configuration names; each must be one of the source's channels."""
+        return []
+
+
 class ChannelSelector(Component):
     """Base: ``bind`` receives the source's channels, ``route`` splits a batch among them."""
 
+    config_class = SelectorConfig
     channels: list[Channel]
-
-    def referenced_channels(self) -> list[tuple[str, str]]:
-        """(key, channel name) pairs this selector's config names; each must be a source channel."""
-        return []
 
     def bind(self, channels: Sequence[Channel]) -> None:
         self.channels = list(channels)
@@ -40,8 +46,11 @@ def _by_name(channels: Sequence[Channel], names: Sequence[str]) -> list[Channel]
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReplicatingConfig(ComponentConfig):
+class ReplicatingConfig(SelectorConfig):
     optional: list[str] = param("optional", default=[], doc="Space-separated channels written best-effort.")
+
+    def referenced_channels(self) -> list[tuple[str, str]]:
+        return [("optional", name) for name in self.optional]
 
 
 class ReplicatingSelector(ChannelSelector):
@@ -49,9 +58,6 @@ class ReplicatingSelector(ChannelSelector):
 
     config_class = ReplicatingConfig
     config: ReplicatingConfig
-
-    def referenced_channels(self) -> list[tuple[str, str]]:
-        return [("optional", name) for name in self.config.optional]
 
     def bind(self, channels: Sequence[Channel]) -> None:
         super().bind(channels)
@@ -64,11 +70,19 @@ class ReplicatingSelector(ChannelSelector):
 
 
 @dataclass(frozen=True, kw_only=True)
-class MultiplexingConfig(ComponentConfig):
+class MultiplexingConfig(SelectorConfig):
     header: str = param("header", default="flume.selector.header", doc="Header whose value picks the channels.")
     mapping: dict[str, str] = prefixed("mapping.", doc="`mapping.<value>`: required channels for that value.")
     optional: dict[str, str] = prefixed("optional.", doc="`optional.<value>`: optional channels for that value.")
     default: list[str] = param("default", default=[], doc="Required channels for a missing or unmapped value.")
+
+    def referenced_channels(self) -> list[tuple[str, str]]:
+        refs = [("default", n) for n in self.default]
+        for value, names in self.mapping.items():
+            refs += [(f"mapping.{value}", n) for n in names.split()]
+        for value, names in self.optional.items():
+            refs += [(f"optional.{value}", n) for n in names.split()]
+        return refs
 
 
 class MultiplexingSelector(ChannelSelector):
@@ -76,14 +90,6 @@ class MultiplexingSelector(ChannelSelector):
 
     config_class = MultiplexingConfig
     config: MultiplexingConfig
-
-    def referenced_channels(self) -> list[tuple[str, str]]:
-        refs = [("default", n) for n in self.config.default]
-        for value, names in self.config.mapping.items():
-            refs += [(f"mapping.{value}", n) for n in names.split()]
-        for value, names in self.config.optional.items():
-            refs += [(f"optional.{value}", n) for n in names.split()]
-        return refs
 
     def bind(self, channels: Sequence[Channel]) -> None:
         super().bind(channels)
@@ -121,7 +127,7 @@ class MultiplexingSelector(ChannelSelector):
 
 
 @dataclass(frozen=True, kw_only=True)
-class LoadBalancingConfig(ComponentConfig):
+class LoadBalancingConfig(SelectorConfig):
     policy: str = param("policy", default="round_robin", choices=("round_robin", "random"),
                         doc="How the one channel of each event is chosen.")
 

@@ -53,6 +53,9 @@ class MemoryChannelConfig(ComponentConfig):
                      f"({self.transaction_capacity}) must not exceed capacity ({self.capacity})")]
         return []
 
+    def max_events_per_transaction(self) -> int:
+        return self.transaction_capacity
+
     def byte_slots(self) -> int | None:
         if not self.byte_capacity:
             return None

@@ -247,8 +247,12 @@ class ComponentConfig:
         """Cross-field checks: yield ``(key, message)`` for each problem."""
         return ()
 
-    def batch_size(self) -> int | None:
+    def events_per_transaction(self) -> int | None:
         """Events per channel transaction this component uses (checked against transactionCapacity)."""
+        return None
+
+    def max_events_per_transaction(self) -> int | None:
+        """For channel configurations: the transactionCapacity sources and sinks must fit in."""
         return None
 
 

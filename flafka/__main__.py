@@ -1,0 +1,5 @@
+import sys
+
+from flafka.cli import main
+
+sys.exit(main())

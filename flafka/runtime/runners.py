@@ -1,0 +1,189 @@
+"""Threads that drive sources and sink groups (reference §2.5, §2.6, §2.7).
+
+Each runner owns one thread. It starts its components inside that thread and retries a failed
+start with back-off (Flume's lifecycle supervisor), so one component that cannot start (a port in
+use, a server down) does not stop the agent, and is logged rather than fatal.
+
+A sink runner waits on its channel after an idle ``BACKOFF`` (it wakes as soon as events are
+committed) instead of sleeping Flume's fixed back-off, so latency stays low when traffic is light.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flafka.channels.base import Channel
+from flafka.errors import FlafkaError
+from flafka.logging_once import OncePerKind
+from flafka.runtime.channel_processor import ChannelProcessor
+from flafka.runtime.sink_processors import SinkProcessor
+from flafka.sources.base import PollableSource, Source, Status
+
+log = logging.getLogger(__name__)
+
+_START_RETRY_MAX = 30.0
+
+
+class Runner:
+    """Base: a named thread with a stop flag and a start-with-retry helper."""
+
+    kind = "component"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._main, name=f"{self.kind}-{name}", daemon=True)
+        self._once = OncePerKind(log)
+        self.started = threading.Event()  # set once the components started successfully
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _main(self) -> None:
+        raise NotImplementedError
+
+    def _start_with_retry(self, start: object, what: str) -> bool:
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                start()  # type: ignore[operator]
+            except Exception as exc:
+                self._once.log(logging.ERROR, f"start:{type(exc).__name__}",
+                               f"{what} failed to start; retrying in {delay:g}s. {type(exc).__name__}: {exc}",
+                               exc_info=exc)
+                self._stopping.wait(delay)
+                delay = min(delay * 2, _START_RETRY_MAX)
+                continue
+            self.started.set()
+            return True
+        return False
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(max(0.0, timeout))
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+class SourceRunner(Runner):
+    """Starts a source and, for a pollable one, calls ``process()`` until stopped."""
+
+    kind = "source"
+
+    def __init__(self, source: Source, processor: ChannelProcessor) -> None:
+        super().__init__(source.name)
+        self.source = source
+        self.processor = processor
+
+    def _start(self) -> None:
+        self.processor.initialize()
+        try:
+            self.source.start()
+        except BaseException:
+            self.processor.close()
+            raise
+
+    def _main(self) -> None:
+        if not self._start_with_retry(self._start, f"Source {self.name}"):
+            return
+        source = self.source
+        if not isinstance(source, PollableSource):
+            self._stopping.wait()
+            return
+        consecutive = 0
+        while not self._stopping.is_set():
+            try:
+                status = source.process()
+            except FlafkaError as exc:
+                self._once.log(logging.WARNING, f"process:{type(exc).__name__}",
+                               f"Source {self.name} could not deliver a batch; backing off. {exc}")
+                status = Status.BACKOFF
+            except Exception as exc:
+                self._once.log(logging.ERROR, f"process:{type(exc).__name__}",
+                               f"Source {self.name} failed; backing off. {type(exc).__name__}: {exc}",
+                               exc_info=exc)
+                self._stopping.wait(source.max_backoff_sleep_ms / 1000.0)
+                continue
+            if status is Status.READY:
+                consecutive = 0
+                continue
+            consecutive += 1
+            delay = min(consecutive * source.backoff_sleep_increment_ms, source.max_backoff_sleep_ms)
+            self._stopping.wait(delay / 1000.0)
+
+    def stop(self, timeout: float) -> None:
+        """Stop taking new input; the batch in hand is finished (committed or rolled back) first."""
+        self._stopping.set()
+        if not self.join(timeout):
+            log.warning("Source %s did not finish its batch within %.1fs.", self.name, timeout)
+        if self.started.is_set():
+            try:
+                self.source.stop()
+            except Exception as exc:
+                log.error("Source %s failed to stop cleanly: %s", self.name, exc)
+            self.processor.close()
+
+
+class SinkRunner(Runner):
+    """Drives one sink group's processor: one thread per group, as Flume."""
+
+    kind = "sinkgroup"
+
+    def __init__(self, name: str, processor: SinkProcessor, channels: list[Channel]) -> None:
+        super().__init__(name)
+        self.processor = processor
+        self.channels = channels
+        self._draining = threading.Event()
+        self.drained = threading.Event()
+
+    def _main(self) -> None:
+        if not self._start_with_retry(self.processor.start, f"Sink group {self.name}"):
+            return
+        processor = self.processor
+        idle = 0
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                status = processor.process()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                self._once.log(logging.ERROR, f"process:{type(exc).__name__}",
+                               f"Sink group {self.name} failed to deliver; backing off. "
+                               f"{type(exc).__name__}: {exc}")
+                if self._draining.is_set() and time.monotonic() > self._drain_deadline:
+                    break
+                self._stopping.wait(min(failures, 5))
+                continue
+            if status is Status.READY:
+                idle = 0
+                continue
+            if self._draining.is_set() and all(c.size() == 0 for c in self.channels):
+                self.drained.set()
+                break
+            idle += 1
+            if any(c.size() for c in self.channels):
+                # Backed off with events waiting: the destination is busy, so Flume's back-off applies.
+                self._stopping.wait(min(idle, 5))
+            else:
+                self.channels[0].wait_for_events(min(idle, 5))
+
+    def drain(self, deadline: float) -> None:
+        """Keep delivering until the channels are empty or ``deadline`` (monotonic) passes."""
+        self._drain_deadline = deadline
+        self._draining.set()
+        for channel in self.channels:
+            channel.wakeup()
+
+    def stop(self, timeout: float) -> None:
+        self._stopping.set()
+        for channel in self.channels:
+            channel.wakeup()
+        if not self.join(timeout):
+            log.warning("Sink group %s did not finish its batch within %.1fs.", self.name, timeout)
+        if self.started.is_set():
+            self.processor.stop()
