@@ -52,7 +52,7 @@ class Diagnostic:
 def suggest(word: str, candidates: Iterable[str]) -> str | None:
     """The closest candidate to ``word`` (case-insensitive), or None when nothing is close."""
     pool = {c.lower(): c for c in candidates}
-    hits = difflib.get_close_matches(word.lower(), list(pool), n=1, cutoff=0.6)
+    hits = difflib.get_close_matches(word.lower(), list(pool), n=1, cutoff=0.5)
     return pool[hits[0]] if hits else None
 
 

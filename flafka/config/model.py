@@ -92,7 +92,7 @@ def collect_agent(props: dict[str, Prop], agent: str) -> tuple[AgentSpec, list[D
             continue
         stray[kind].setdefault(name, ComponentSpec(kind, name)).props[subkey] = prop
 
-    for kind, label in KINDS.items():
+    for kind in KINDS:
         names, where = spec.lists.get(kind, ([], None))  # type: ignore[assignment]
         for name in names:
             component = stray[kind].pop(name, None) or ComponentSpec(kind, name)
@@ -102,7 +102,7 @@ def collect_agent(props: dict[str, Prop], agent: str) -> tuple[AgentSpec, list[D
             first = component.anchor
             diagnostics.append(Diagnostic(
                 Severity.WARNING, first, f"{kind}.{name}", None,
-                f"has properties but is not listed in {agent}.{kind}; ignored"
-                + did_you_mean(name, names).replace("did you mean", f"listed {label}s include"),
+                f"has properties but is not listed in {agent}.{kind} ({' '.join(names) or 'empty'}); "
+                f"ignored",
             ))
     return spec, diagnostics

@@ -144,10 +144,7 @@ class _Planner:
 
     def unknown_channel(self, spec: ComponentSpec, key: str, name: str) -> None:
         defined = list(self.spec.components["channels"])
-        if name in defined:
-            self.error(spec.props[key].location, spec.path, key,
-                       f"channel '{name}' is not usable (see its own errors)")
-        else:
+        if name not in defined:  # a defined channel with errors of its own is reported once, there
             self.error(spec.props[key].location, spec.path, key,
                        f"channel '{name}' is not defined in {self.spec.name}.channels"
                        + did_you_mean(name, defined))
@@ -287,9 +284,7 @@ class _Planner:
                     self.error(sinks_prop.location, spec.path, "sinks",
                                f"sink '{name}' already belongs to sink group '{owner[name]}'")
                     ok = False
-                elif name not in self.plan.sinks:
-                    self.error(sinks_prop.location, spec.path, "sinks", f"sink '{name}' is not usable "
-                               "(see its own errors)")
+                elif name not in self.plan.sinks:  # its own errors are reported where it is defined
                     ok = False
                 else:
                     owner[name] = spec.name

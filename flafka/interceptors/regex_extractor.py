@@ -142,8 +142,10 @@ class MillisSerializer(ExtractorSerializer):
         super().__init__(props)
         pattern = props.get("pattern", "").strip()
         if not pattern:
-            raise ValueError("pattern is required for the millis serializer (a Joda-time pattern such as "
-                             "yyyy-MM-dd HH:mm:ss)")
+            raise ValueError(
+                "pattern is required for the millis serializer (a Joda-time pattern such as "
+                "yyyy-MM-dd HH:mm:ss)"
+            )
         self._format = joda_to_strptime(pattern)
         self._has_year = "%Y" in self._format or "%y" in self._format
         self._last: tuple[str, str] = ("", "")  # log lines in a batch often share their timestamp
@@ -202,8 +204,12 @@ class RegexExtractorConfig(ComponentConfig):
             props = {k[len(prefix) :]: v for k, v in self.serializer_props.items() if k.startswith(prefix)}
             header = props.get("name", "").strip()
             if not header:
-                problems.append((f"serializers.{ser}.name",
-                                 "is required: the header that receives this serializer's regex group"))
+                problems.append(
+                    (
+                        f"serializers.{ser}.name",
+                        "is required: the header that receives this serializer's regex group",
+                    )
+                )
             type_name = props.get("type")
             cls: type[ExtractorSerializer] = PassThroughSerializer
             if type_name is not None:
@@ -214,8 +220,13 @@ class RegexExtractorConfig(ComponentConfig):
                     continue
                 if not issubclass(found, ExtractorSerializer):
                     where = f"{found.__module__}.{found.__qualname__}"
-                    problems.append((f"serializers.{ser}.type", f"'{type_name}' names {where}, which is not "
-                                     f"a subclass of {__name__}.ExtractorSerializer"))
+                    problems.append(
+                        (
+                            f"serializers.{ser}.type",
+                            f"'{type_name}' names {where}, which is not "
+                            f"a subclass of {__name__}.ExtractorSerializer",
+                        )
+                    )
                     continue
                 cls = found
             try:

@@ -52,6 +52,5 @@ class RegexFilteringInterceptor(Interceptor):
             return [] if exclude else events
         search = self._pattern.search
         return [
-            event for event in events
-            if (search(event.body.decode("utf-8", "replace")) is None) is exclude
+            event for event in events if (search(event.body.decode("utf-8", "replace")) is None) is exclude
         ]
