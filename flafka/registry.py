@@ -197,8 +197,9 @@ def resolve(kind: str, type_name: str) -> type[Any]:
     builtin = builtin_for(kind, type_name)
     if builtin is not None:
         if builtin.target is None:
+            flume_name = builtin.flume_classes[0] if builtin.flume_classes else builtin.alias
             raise ComponentNotFound(
-                f"{label} type '{type_name}' is Flume's {builtin.flume_classes[0] if builtin.flume_classes else builtin.alias}, "
+                f"{label} type '{type_name}' is Flume's {flume_name}, "
                 f"which this version of flafka does not implement yet ({builtin.later})."
             )
         return _checked(kind, _load(builtin.target), type_name)

@@ -63,7 +63,8 @@ def plan_from_properties(
     if agent not in agent_names(resolved):
         known = agent_names(resolved)
         where = ", ".join(sources) or "the configuration"
-        listing = f" (agents found: {', '.join(known)})" if known else " (no agent has a sources, channels or sinks list)"
+        listing = (f" (agents found: {', '.join(known)})" if known
+                   else " (no agent has a sources, channels or sinks list)")
         diagnostics.append(Diagnostic(Severity.ERROR, None, "", None,
                                       f"agent '{agent}' is not defined in {where}{listing}"
                                       + did_you_mean(agent, known)))
@@ -85,8 +86,8 @@ def plan_from_properties(
         for path in droppable:
             kind, _, name = path.partition(".")
             spec.components[kind].pop(name, None)
-            names, where = spec.lists.get(kind, ([], Location("", 0)))
-            spec.lists[kind] = ([n for n in names if n != name], where)
+            listed, listed_at = spec.lists.get(kind, ([], Location("", 0)))
+            spec.lists[kind] = ([n for n in listed if n != name], listed_at)
 
 
 def load_config(

@@ -93,10 +93,10 @@ def collect_agent(props: dict[str, Prop], agent: str) -> tuple[AgentSpec, list[D
         stray[kind].setdefault(name, ComponentSpec(kind, name)).props[subkey] = prop
 
     for kind in KINDS:
-        names, where = spec.lists.get(kind, ([], None))  # type: ignore[assignment]
+        names, where_listed = spec.lists.get(kind, ([], None))
         for name in names:
             component = stray[kind].pop(name, None) or ComponentSpec(kind, name)
-            component.listed_at = where
+            component.listed_at = where_listed
             spec.components[kind][name] = component
         for name, component in stray[kind].items():
             first = component.anchor

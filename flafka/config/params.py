@@ -68,7 +68,7 @@ class ParamSpec:
         return (self.key, *self.aliases, *self.deprecated)
 
     def default_text(self) -> str:
-        if self.required:
+        if self.required or self.prefix:
             return ""
         if self.default is None:
             return "—"
@@ -235,10 +235,10 @@ class ComponentConfig:
         except (TypeError, ValueError) as exc:
             report(Severity.ERROR, None, str(exc), None)
             return None, diagnostics
-        for key, message in config.check():
-            where = next((props[n].location for s in cls.params() if s.key == key for n in s.names
+        for checked_key, message in config.check():
+            where = next((props[n].location for s in cls.params() if s.key == checked_key for n in s.names
                           if n in props), None)
-            report(Severity.ERROR, key, message, where)
+            report(Severity.ERROR, checked_key, message, where)
         if any(d.is_error for d in diagnostics):
             return None, diagnostics
         return config, diagnostics

@@ -224,7 +224,7 @@ class _Planner:
         config = self.parse(cls, props, spec.path, "selector.", where)
         if config is None:
             return None
-        referenced = getattr(config, "referenced_channels", lambda: [])()
+        referenced: list[tuple[str, str]] = getattr(config, "referenced_channels", list)()
         for key, name in referenced:
             if name not in channels:
                 full = f"selector.{key}"

@@ -148,12 +148,13 @@ class MillisSerializer(ExtractorSerializer):
             )
         self._format = joda_to_strptime(pattern)
         self._has_year = "%Y" in self._format or "%y" in self._format
-        self._last: tuple[str, str] = ("", "")  # log lines in a batch often share their timestamp
+        # log lines close in time share their timestamp text: cache conversions (bounded, then reset)
+        self._cache: dict[str, str] = {}
 
     def serialize(self, value: str) -> str:
-        last = self._last
-        if last[0] == value and last[1]:
-            return last[1]
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
         parsed = datetime.strptime(value, self._format)  # zone: from %z, else local time
         if not self._has_year:
             parsed = parsed.replace(year=1970)
@@ -163,25 +164,29 @@ class MillisSerializer(ExtractorSerializer):
         else:
             millis = int(time.mktime(parsed.timetuple())) * 1000 + parsed.microsecond // 1000
         result = str(millis)
-        self._last = (value, result)
+        if len(self._cache) >= _CACHE_SIZE:
+            self._cache.clear()
+        self._cache[value] = result
         return result
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, kw_only=True)
 class RegexExtractorConfig(ComponentConfig):
     regex: str = param("regex", doc="Regular expression searched for in the body; its groups become headers.")
-    serializers: list[str] = param(  # noqa: RUF009  # param() returns a dataclasses.field
+    serializers: list[str] = param(  # param() returns a dataclasses.field
         "serializers", doc="Space-separated serializer names, one per regex group, in group order."
     )
-    serializer_props: dict[str, str] = prefixed(  # noqa: RUF009  # prefixed() returns a dataclasses.field
+    serializer_props: dict[str, str] = prefixed(  # prefixed() returns a dataclasses.field
         "serializers.",
-        doc="serializers.<s>.name (required): header for the group; serializers.<s>.type: DEFAULT "
-        "(pass-through, the default), org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer "
-        "(alias millis) or a Python class; other serializers.<s>.* keys go to the serializer "
-        "(the millis serializer needs pattern, a Joda-time pattern).",
+        doc="`serializers.<s>.name` (required): the header receiving the group; `serializers.<s>.type`: "
+        "`DEFAULT` (pass-through, also when omitted), "
+        "`org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer` (alias `millis`; needs "
+        "`serializers.<s>.pattern`, a Joda-time pattern) or a Python class; every `serializers.<s>.*` key "
+        "is given to the serializer.",
     )
 
     def check(self) -> Iterable[tuple[str | None, str]]:

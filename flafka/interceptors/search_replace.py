@@ -168,8 +168,8 @@ class SearchReplaceConfig(ComponentConfig):
     replace_string: str = param(
         "replaceString",
         default="",
-        doc="Replacement for each match, in Java syntax ($1 and ${name} for groups, \\$ for a literal $); "
-        "omit it to delete the matches.",
+        doc="Replacement for each match, in Java syntax (`$1` and `${name}` for groups, `\\$` for a "
+        "literal `$`); omit it to delete the matches.",
     )
     charset: str = param("charset", default="UTF-8", doc="Character set of the event body.")
 

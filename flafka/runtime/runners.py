@@ -138,6 +138,7 @@ class SinkRunner(Runner):
         self.processor = processor
         self.channels = channels
         self._draining = threading.Event()
+        self._kick = threading.Event()  # cuts a failure back-off short (drain or stop requested)
         self.drained = threading.Event()
 
     def _main(self) -> None:
@@ -157,7 +158,8 @@ class SinkRunner(Runner):
                                f"{type(exc).__name__}: {exc}")
                 if self._draining.is_set() and time.monotonic() > self._drain_deadline:
                     break
-                self._stopping.wait(min(failures, 5))
+                self._kick.wait(min(failures, 5))
+                self._kick.clear()
                 continue
             if status is Status.READY:
                 idle = 0
@@ -176,11 +178,13 @@ class SinkRunner(Runner):
         """Keep delivering until the channels are empty or ``deadline`` (monotonic) passes."""
         self._drain_deadline = deadline
         self._draining.set()
+        self._kick.set()
         for channel in self.channels:
             channel.wakeup()
 
     def stop(self, timeout: float) -> None:
         self._stopping.set()
+        self._kick.set()
         for channel in self.channels:
             channel.wakeup()
         if not self.join(timeout):

@@ -20,6 +20,9 @@ _LONG_MAX = 2**63 - 1
 class SequenceSourceConfig(ComponentConfig):
     batch_size: int = param("batchSize", default=1, minimum=1, doc="Events per channel transaction.")
     total_events: int = param("totalEvents", default=_LONG_MAX, minimum=0, doc="How many events to generate.")
+    backoff_sleep_increment: int = param("backoffSleepIncrement", default=1000, minimum=0,
+                                         doc="Runner back-off step after a failed or empty batch, ms.")
+    max_backoff_sleep: int = param("maxBackoffSleep", default=5000, minimum=0, doc="Runner back-off cap, ms.")
 
     def events_per_transaction(self) -> int:
         return self.batch_size
@@ -32,6 +35,8 @@ class SequenceSource(PollableSource):
     def __init__(self, name: str, config: SequenceSourceConfig) -> None:
         super().__init__(name, config)
         self._next = 0
+        self.backoff_sleep_increment_ms = config.backoff_sleep_increment
+        self.max_backoff_sleep_ms = config.max_backoff_sleep
 
     def start(self) -> None:
         self.counter.start()

@@ -70,9 +70,11 @@ def test_base_config_is_valid_and_wired() -> None:
     loaded = load(BASE)
     assert loaded.diagnostics == []
     plan = loaded.plan
-    assert list(plan.sources) == ["r1"] and plan.sources["r1"].channels == ["c1"]
+    assert list(plan.sources) == ["r1"]
+    assert plan.sources["r1"].channels == ["c1"]
     assert plan.sinks["k1"].channel == "c1"
-    assert plan.groups["k1"].implicit and plan.groups["k1"].sinks == ["k1"]
+    assert plan.groups["k1"].implicit
+    assert plan.groups["k1"].sinks == ["k1"]
 
 
 def test_no_channels_list_is_an_error() -> None:
@@ -140,7 +142,8 @@ a1.sinkgroups.g1.processor.type = failover
 
 def test_valid_sink_group_replaces_implicit_groups() -> None:
     plan = load(GROUPED).plan
-    assert list(plan.groups) == ["g1"] and plan.groups["g1"].sinks == ["k1", "k2"]
+    assert list(plan.groups) == ["g1"]
+    assert plan.groups["g1"].sinks == ["k1", "k2"]
 
 
 def test_sink_group_with_undefined_sink_and_sink_in_two_groups() -> None:
@@ -174,7 +177,8 @@ def test_flume_class_names_resolve_case_insensitively() -> None:
 def test_recognised_but_unimplemented_type_says_so() -> None:
     text = BASE.replace("type = null", "type = org.apache.flume.sink.hdfs.HDFSEventSink")
     (message,) = errors(text)
-    assert "does not implement yet (the HDFS sink)" in message and message.startswith("agent.properties:7:")
+    assert "does not implement yet (the HDFS sink)" in message
+    assert message.startswith("agent.properties:7:")
 
 
 def test_custom_class_by_import_path_that_does_not_exist() -> None:
@@ -229,7 +233,8 @@ def test_custom_interceptor_parameters_are_checked_with_their_full_key() -> None
 def test_unknown_selector_and_selector_channel_outside_the_source() -> None:
     text = BASE + "a1.sources.r1.selector.type = multiplex\n"
     (message,) = errors(text)
-    assert "unknown channel selector type 'multiplex'" in message and "Did you mean 'multiplexing'?" in message
+    assert "unknown channel selector type 'multiplex'" in message
+    assert "Did you mean 'multiplexing'?" in message
     text = BASE + "a1.sources.r1.selector.type = multiplexing\na1.sources.r1.selector.mapping.x = c2\n"
     assert errors(text) == [
         "agent.properties:10: sources.r1 selector.mapping.x: channel 'c2' is not one of this source's channels (c1) "
@@ -264,7 +269,9 @@ def test_failover_duplicate_priorities() -> None:
 
 def test_channel_without_source_or_sink_is_a_warning_and_not_started() -> None:
     text = BASE.replace("a1.channels = c1", "a1.channels = c1 c2") + "a1.channels.c2.type = memory\n"
-    assert warnings(text) == ["agent.properties:9: channels.c2: warning: no source or sink uses this channel; not started"]
+    assert warnings(text) == [
+        "agent.properties:9: channels.c2: warning: no source or sink uses this channel; not started"
+    ]
     assert list(load(text).plan.channels) == ["c1"]
 
 
@@ -283,7 +290,9 @@ def test_unknown_key_is_a_warning_with_suggestion() -> None:
 
 def test_defined_but_unlisted_component_is_a_warning() -> None:
     text = BASE + "a1.sinks.k9.type = null\n"
-    assert warnings(text) == ["agent.properties:9: sinks.k9: warning: has properties but is not listed in a1.sinks (k1); ignored"]
+    assert warnings(text) == [
+        "agent.properties:9: sinks.k9: warning: has properties but is not listed in a1.sinks (k1); ignored"
+    ]
 
 
 def test_every_problem_is_reported_in_one_run() -> None:
