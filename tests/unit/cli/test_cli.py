@@ -1,0 +1,89 @@
+"""flafka-agent as users run it: a subprocess, its exit code and what it prints."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flafka.testing import wait_until
+
+GOOD = """\
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.channels.c1.type = memory
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+"""
+
+
+def agent(*args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "flafka", *args], capture_output=True, text=True, timeout=60,
+                          check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
+
+
+def test_check_reports_typo_undefined_channel_and_unknown_type_in_one_run(tmp_path: Path) -> None:
+    conf = tmp_path / "agent.properties"
+    conf.write_text(GOOD.replace("a1.channels.c1.type = memory", "a1.channels.c1.type = memory\n"
+                                 "a1.channels.c1.capcity = 10")
+                    .replace("a1.sinks.k1.channel = c1", "a1.sinks.k1.channel = c2")
+                    .replace("a1.sources.r1.type = seq", "a1.sources.r1.type = sequence"))
+    result = agent("agent", "--check", "-n", "a1", "-f", str(conf))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert f"{conf}:7: channels.c1 capcity: warning: unknown property, ignored (did you mean 'capacity'?)" in lines
+    assert f"{conf}:9: sinks.k1 channel: channel 'c2' is not defined in a1.channels (did you mean 'c1'?)" in lines
+    assert any(line.startswith(f"{conf}:4: sources.r1 type: unknown source type 'sequence'") for line in lines)
+    assert lines[-1] == "flafka-agent: configuration of agent 'a1' has 2 problem(s); not started."
+
+
+def test_check_passes_with_warnings_and_deny_warnings_fails(tmp_path: Path) -> None:
+    conf = tmp_path / "agent.properties"
+    conf.write_text(GOOD + "a1.sinks.k1.batchsize = 10\n")
+    ok = agent("--check", "-n", "a1", "-f", str(conf))
+    assert ok.returncode == 0
+    assert "did you mean 'batchSize'?" in ok.stderr
+    assert agent("--check", "--deny-warnings", "-n", "a1", "-f", str(conf)).returncode == 2
+
+
+def test_several_files_merge_and_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    base = tmp_path / "base.properties"
+    base.write_text(GOOD.replace("a1.sinks.k1.type = null", "a1.sinks.k1.type = nul"))
+    fix = tmp_path / "override.properties"
+    fix.write_text("a1.sinks.k1.type = null\n")
+    assert agent("--check", "-n", "a1", "-f", str(base)).returncode == 2
+    assert agent("--check", "-n", "a1", "-f", str(base), "-f", str(fix)).returncode == 0
+    missing = agent("--check", "-n", "a1", "-f", str(tmp_path / "nope.properties"))
+    assert missing.returncode == 2
+    assert "cannot read configuration file" in missing.stderr
+
+
+def test_usage_error_exits_2() -> None:
+    assert agent("--check").returncode == 2
+
+
+def test_sigterm_stops_gracefully_with_exit_0(tmp_path: Path) -> None:
+    conf = tmp_path / "agent.properties"
+    conf.write_text(GOOD)
+    proc = subprocess.Popen([sys.executable, "-m", "flafka", "-n", "a1", "-f", str(conf), "--no-reload-conf"],
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        assert proc.stderr is not None
+        wait_until(lambda: "Agent a1 started" in proc.stderr.readline(), timeout=20, message="agent start")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+        assert code == 0
+        assert time.monotonic() - sent < 10
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
