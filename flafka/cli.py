@@ -81,22 +81,27 @@ def _load(args: argparse.Namespace) -> LoadedConfig:
     return loaded
 
 
+def _mtimes(paths: Sequence[str]) -> tuple[float, ...]:
+    out = []
+    for path in paths:
+        try:
+            out.append(os.stat(path).st_mtime)
+        except OSError:
+            out.append(-1.0)
+    return tuple(out)
+
+
 class _Reloader(threading.Thread):
     """Polls the configuration files' mtimes and applies a changed, valid configuration."""
 
-    def __init__(self, agent: Agent, args: argparse.Namespace, stop: threading.Event) -> None:
+    def __init__(self, agent: Agent, args: argparse.Namespace, stop: threading.Event,
+                 loaded_mtimes: tuple[float, ...]) -> None:
         super().__init__(name="config-reloader", daemon=True)
         self._agent, self._args, self._stop = agent, args, stop
-        self._seen = self._mtimes()
+        self._seen = loaded_mtimes
 
     def _mtimes(self) -> tuple[float, ...]:
-        out = []
-        for path in self._args.conf_file:
-            try:
-                out.append(os.stat(path).st_mtime)
-            except OSError:
-                out.append(-1.0)
-        return tuple(out)
+        return _mtimes(self._args.conf_file)
 
     def run(self) -> None:
         while not self._stop.wait(self._args.poll_interval):
@@ -129,6 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    loaded_mtimes = _mtimes(args.conf_file)  # before reading: a change made while loading is seen later
     try:
         loaded = _load(args)
     except ConfigError as exc:
@@ -163,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         agent.stop(args.stop_timeout)
         return EXIT_RUNTIME
     if not args.no_reload_conf:
-        _Reloader(agent, args, stop).start()
+        _Reloader(agent, args, stop, loaded_mtimes).start()
     stop.wait()
     agent.stop(args.stop_timeout)
     return EXIT_OK

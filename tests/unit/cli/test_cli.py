@@ -87,3 +87,58 @@ def test_sigterm_stops_gracefully_with_exit_0(tmp_path: Path) -> None:
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+class RunningAgent:
+    """A flafka-agent subprocess whose stderr lines are collected by a reader thread."""
+
+    def __init__(self, *args: str) -> None:
+        import threading
+
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, "-m", "flafka", *args], stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        return str(wait_until(lambda: next((ln for ln in self.lines if text in ln), None), timeout=timeout,
+                              message=repr(text)))
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=15)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self._reader.join(5)
+            if self.proc.stderr:
+                self.proc.stderr.close()
+
+
+def test_reload_applies_a_valid_change_and_keeps_running_on_an_invalid_one(tmp_path: Path) -> None:
+    conf = tmp_path / "agent.properties"
+    conf.write_text(GOOD)
+    running = RunningAgent("-n", "a1", "-f", str(conf), "--poll-interval", "0.1")
+    try:
+        running.wait_for("Agent a1 started")
+        conf.write_text(GOOD + "a1.sinks.k1.batchSize = 50\n")
+        os.utime(conf, (time.time() + 5, time.time() + 5))  # mtime must move even on coarse clocks
+        line = running.wait_for("reloaded its configuration")
+        assert "restarted_sources=0 restarted_sinkgroups=1 replaced_channels=0" in line
+        conf.write_text(GOOD.replace("a1.sinks.k1.channel = c1", "a1.sinks.k1.channel = c7"))
+        os.utime(conf, (time.time() + 10, time.time() + 10))
+        running.wait_for("The changed configuration is invalid; the running one stays")
+        running.wait_for("channel 'c7' is not defined")
+        assert running.proc.poll() is None
+    finally:
+        code = running.stop()
+    assert code == 0
