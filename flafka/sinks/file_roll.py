@@ -87,10 +87,10 @@ class RollingFileSinkConfig(ComponentConfig):
         doc="Event serializer: text, header_and_text, avro_event, or a Python import path "
         "(pkg.module:Class) of an EventSerializer subclass.",
     )
-    serializer_options: dict[str, str] = prefixed(  # noqa: RUF009  # prefixed() builds a field(), not a value
+    serializer_options: dict[str, str] = prefixed(
         _SERIALIZER_PREFIX, doc="Options passed to the serializer (prefix removed)."
     )
-    batch_events: int = param(
+    batch_size: int = param(
         "sink.batchSize", default=100, minimum=1, doc="Most events taken per channel transaction."
     )
     path_manager: str = param(
@@ -115,8 +115,8 @@ class RollingFileSinkConfig(ComponentConfig):
             if d.is_error
         ]
 
-    def batch_size(self) -> int:
-        return self.batch_events
+    def events_per_transaction(self) -> int:
+        return self.batch_size
 
 
 class _OpenFile:
@@ -124,10 +124,11 @@ class _OpenFile:
 
     __slots__ = ("batches", "events", "opened_at", "path", "serializer", "stream", "synced")
 
-    def __init__(self, path: Path, stream: io.BufferedWriter, serializer: EventSerializer, opened_at: float):
+    serializer: EventSerializer  # set once constructed; _abandon() does not need it
+
+    def __init__(self, path: Path, stream: io.BufferedWriter, opened_at: float):
         self.path = path
         self.stream = stream
-        self.serializer = serializer
         self.opened_at = opened_at
         self.synced = 0  # file length known to be on disk; everything after it is uncommitted
         self.batches = 0
@@ -142,7 +143,7 @@ class RollingFileSink(BatchSink):
 
     def __init__(self, name: str, config: RollingFileSinkConfig) -> None:
         super().__init__(name, config)
-        self.batch_size = config.batch_events
+        self.batch_size = config.batch_size
         #: Monotonic seconds for roll decisions; tests replace it to move time without waiting.
         self.clock: Callable[[], float] = time.monotonic
         #: Wall-clock seconds for file names (the DEFAULT series start, ROLLTIME stamps).
@@ -249,8 +250,9 @@ class RollingFileSink(BatchSink):
             self.counter.connection_failed_count += 1
             raise DeliveryError(f"file_roll sink {self.name} could not create a file in "
                                 f"{self._directory}: {exc}") from exc
-        current = _OpenFile(path, stream, self._serializer_cls(self._serializer_config, stream), self.clock())
+        current = _OpenFile(path, stream, self.clock())
         try:
+            current.serializer = self._serializer_cls(self._serializer_config, stream)
             current.serializer.after_create()
             current.serializer.flush()
             stream.flush()
@@ -296,27 +298,33 @@ class RollingFileSink(BatchSink):
         """
         if self._current is current:
             self._current = None
-        raw = current.stream.raw
-        fd = current.stream.fileno()  # the raw file's descriptor; asking for it flushes nothing
         self.counter.connection_failed_count += 1
+        raw = current.stream.raw
         try:
             if current.batches:
+                fd = current.stream.fileno()  # fileno() does not flush the buffered bytes
                 os.ftruncate(fd, current.synced)
                 os.fsync(fd)
             raw.close()
-            if not current.batches:
+            if current.batches:
+                self.counter.connection_closed_count += 1
+            else:
                 current.path.unlink()
                 self._index -= 1
-            else:
-                self.counter.connection_closed_count += 1
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: the file was already closed
             self._once.log(logging.ERROR, f"abandon:{type(exc).__name__}",
                            f"File roll sink {self.name} could not cut back a failed file; the retried batch "
                            f"may appear twice. path={current.path} error={exc}")
             with contextlib.suppress(OSError):
                 raw.close()
-        log.warning("File roll sink %s closed a file after a failed write. path=%s kept_batches=%d",
-                    self.name, current.path, current.batches)
+            return
+        if current.batches:
+            log.warning("File roll sink %s closed a file after a failed write, keeping its committed "
+                        "batches. path=%s batches=%d events=%d",
+                        self.name, current.path, current.batches, current.events)
+        else:
+            log.warning("File roll sink %s removed a file after a failed write: it held no committed batch. "
+                        "path=%s", self.name, current.path)
 
 
 def _sync_directory(directory: Path) -> None:

@@ -142,3 +142,38 @@ def test_reload_applies_a_valid_change_and_keeps_running_on_an_invalid_one(tmp_p
     finally:
         code = running.stop()
     assert code == 0
+
+
+def test_a_million_sequence_numbers_reach_file_roll_exactly_once(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    conf = tmp_path / "agent.properties"
+    conf.write_text(f"""\
+a1.sources = r1
+a1.channels = c1
+a1.sinks = k1
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1
+a1.sources.r1.batchSize = 1000
+a1.sources.r1.totalEvents = 1000000
+a1.channels.c1.type = memory
+a1.channels.c1.capacity = 100000
+a1.channels.c1.transactionCapacity = 1000
+a1.sinks.k1.type = file_roll
+a1.sinks.k1.channel = c1
+a1.sinks.k1.sink.directory = {out}
+a1.sinks.k1.sink.batchSize = 1000
+a1.sinks.k1.sink.rollInterval = 1
+""")
+    running = RunningAgent("-n", "a1", "-f", str(conf), "--no-reload-conf")
+
+    def lines() -> int:
+        return sum(p.read_bytes().count(b"\n") for p in out.iterdir()) if out.exists() else 0
+
+    try:
+        wait_until(lambda: lines() >= 1_000_000, timeout=120, interval=0.2, message="1,000,000 lines")
+    finally:
+        code = running.stop()
+    assert code == 0
+    numbers = [int(line) for p in sorted(out.iterdir()) for line in p.read_bytes().splitlines()]
+    assert len(numbers) == 1_000_000
+    assert set(numbers) == set(range(1_000_000))
