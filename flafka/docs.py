@@ -45,12 +45,16 @@ def render() -> str:
             cls = registry.resolve(kind, builtin.alias)
             names = ", ".join(f"`{n}`" for n in builtin.flume_classes)
             out += [f"### `{builtin.alias}`", ""]
-            doc = (cls.__doc__ or "").strip().splitlines()
-            if doc:
-                out += [doc[0], ""]
+            doc = (cls.__doc__ or "").strip()
+            if not doc or doc.startswith("See the module"):
+                doc = (sys.modules[cls.__module__].__doc__ or "").strip()
+            summary = " ".join(doc.split("\n\n")[0].split())
+            if summary:
+                out += [summary, ""]
             if names:
                 out += [f"Flume class name: {names}", ""]
-            out += [params_table(cls.config_class), ""]
+            config_class = getattr(cls, "config_class", None)
+            out += [params_table(config_class) if config_class else "Parameters: see its docstring.", ""]
         if pending:
             out += ["Recognised, not implemented yet (a configuration using them is refused with a clear "
                     "error): " + ", ".join(pending) + ".", ""]

@@ -91,16 +91,18 @@ class Transaction(ABC):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self.state is TxState.OPEN:
-            if exc_type is None:
-                try:
-                    self.commit()
-                except BaseException:
+        try:
+            if self.state is TxState.OPEN:
+                if exc_type is None:
+                    try:
+                        self.commit()
+                    except BaseException:
+                        self.rollback()
+                        raise
+                else:
                     self.rollback()
-                    raise
-            else:
-                self.rollback()
-        self.state = TxState.CLOSED
+        finally:
+            self.state = TxState.CLOSED
 
     @abstractmethod
     def _do_put_batch(self, events: Sequence[Event]) -> None: ...
