@@ -102,7 +102,9 @@ class Transaction(ABC):
                 else:
                     self.rollback()
         finally:
-            self.state = TxState.CLOSED
+            # A rollback refused (wrong thread) leaves the transaction open for its owner to finish.
+            if self.state is not TxState.OPEN:
+                self.state = TxState.CLOSED
 
     @abstractmethod
     def _do_put_batch(self, events: Sequence[Event]) -> None: ...

@@ -36,8 +36,8 @@ class MemoryChannelConfig(ComponentConfig):
         default=None,
         minimum=0,
         doc="Most bytes of event bodies held (counted in 100-byte slots, as Flume). "
-        "Unset or 0: no byte limit (Flume's default is 80% of the JVM heap, which has no Python "
-        "equivalent).",
+        "Unset, or less than one slot after the buffer: no byte limit (Flume's default is 80% of the JVM "
+        "heap, which has no Python equivalent).",
     )
     byte_capacity_buffer_percentage: int = param(
         "byteCapacityBufferPercentage",
@@ -60,7 +60,8 @@ class MemoryChannelConfig(ComponentConfig):
         if not self.byte_capacity:
             return None
         usable = self.byte_capacity * (100 - self.byte_capacity_buffer_percentage) // 100
-        return max(1, usable // _SLOT)
+        slots = usable // _SLOT
+        return slots if slots >= 1 else None  # Flume: a limit below one slot means no limit
 
 
 def _slots(events: Sequence[Event]) -> int:
@@ -104,7 +105,11 @@ class MemoryChannel(Channel):
     def reconfigure(self, config: object) -> bool:
         assert isinstance(config, MemoryChannelConfig)
         with self._lock:
+            was_counting = self._byte_slots is not None
             self._apply(config)
+            if was_counting != (self._byte_slots is not None):
+                # Slots are only counted while a limit is set (it costs per event): recount on a switch.
+                self._bytes_used = _slots(self._queue) if self._byte_slots is not None else 0
             self._has_room.notify_all()
         return True
 
@@ -189,6 +194,7 @@ class MemoryChannel(Channel):
 
     def _rollback(self, takes: list[Event]) -> None:
         if not takes:
+            self.counter.channel_size = len(self._queue)
             return
         with self._lock:
             self._queue.extendleft(reversed(takes))

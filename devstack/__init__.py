@@ -1,0 +1,12 @@
+"""flafka devstack: the real Apache servers (Kafka, ZooKeeper, ...) on loopback, for tests and demos.
+
+Run from the repository root::
+
+    python -m devstack up [kafka] [zookeeper]   # fetch jars once, start, wait until they answer
+    eval "$(python -m devstack env)"            # FLAFKA_KAFKA_BOOTSTRAP, FLAFKA_ZOOKEEPER, ...
+    python -m devstack status
+    python -m devstack restart kafka            # same port and data, e.g. for broker-restart tests
+    python -m devstack down
+
+Standard library only: it has to work before the project's own dependencies are installed.
+"""
