@@ -7,8 +7,8 @@ install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
 
 lint:
-	$(PYTHON) -m ruff check flafka tests bench
-	$(PYTHON) -m mypy --strict flafka
+	$(PYTHON) -m ruff check flafka tests bench devstack
+	$(PYTHON) -m mypy --strict flafka devstack
 
 docs:
 	$(PYTHON) -m flafka.docs > docs/properties.md

@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,22 +21,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 _HERE = Path(__file__).resolve().parent
 _UP_TIMEOUT = 600  # a first run also downloads the jars through Maven
 
-# kafka-python 3.0 loads its protocol schemas with importlib.resources.read_text (which calls
-# open_text), both deprecated on Python 3.11/3.12 (undeprecated in 3.13); pyproject turns warnings
-# into errors, so importing `kafka` would fail collection. Import it once here with that one warning
-# silenced, and silence it in the tests too (schemas of rarely used requests may load lazily).
-_KAFKA_READ_TEXT = "ignore:(read|open)_text is deprecated:DeprecationWarning"
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="(read|open)_text is deprecated", category=DeprecationWarning)
-    import kafka  # noqa: F401
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # A hook in this conftest sees every collected item, not only this directory's: filter by path.
     for item in items:
         if _HERE in item.path.resolve().parents:
             item.add_marker(pytest.mark.integration)
-            item.add_marker(pytest.mark.filterwarnings(_KAFKA_READ_TEXT))
 
 
 @dataclass(frozen=True)
