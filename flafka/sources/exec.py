@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
+from flafka.config.checks import is_text_encoding
 from flafka.config.params import ComponentConfig, param
 from flafka.errors import FlafkaError
 from flafka.event import Event
@@ -48,14 +49,6 @@ _FIRST_RETRY = 0.05  # seconds before a refused batch is offered again; doubles 
 _MAX_RETRY = 5.0
 _TERM_GRACE = 2.0  # seconds between SIGTERM and SIGKILL at stop
 _JOIN_TIMEOUT = 5.0  # the reader may be in a last delivery, bounded by the channel's keep-alive
-
-
-def _is_text_encoding(name: str) -> bool:
-    try:
-        "\n".encode(name)
-    except LookupError:
-        return False
-    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,7 +85,7 @@ class ExecSourceConfig(ComponentConfig):
             problems.append(("command", "must not be empty"))
         if self.shell is not None and not self.shell.strip():
             problems.append(("shell", "must not be empty when set (leave it out to run the command directly)"))
-        if not _is_text_encoding(self.charset):
+        if not is_text_encoding(self.charset):
             problems.append(("charset", f"unknown character set {self.charset!r}"))
         return problems
 

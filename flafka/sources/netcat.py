@@ -31,6 +31,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from flafka.config.checks import is_text_encoding
 from flafka.config.params import ComponentConfig, param
 from flafka.errors import ChannelFullError, FlafkaError
 from flafka.event import Event
@@ -42,14 +43,6 @@ log = logging.getLogger(__name__)
 _BATCH = 100  # Flume's default transactionCapacity: a batch this size fits a default channel
 _RECV = 65536
 _STOP_TIMEOUT = 5.0  # seconds stop() waits for threads that may sit in a channel's keep-alive wait
-
-
-def _is_text_encoding(name: str) -> bool:
-    try:
-        "\n".encode(name)
-    except LookupError:
-        return False
-    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +67,7 @@ class NetcatSourceConfig(ComponentConfig):
         problems: list[tuple[str | None, str]] = []
         if not self.bind.strip():
             problems.append(("bind", "must not be empty"))
-        if not _is_text_encoding(self.encoding):
+        if not is_text_encoding(self.encoding):
             problems.append(("encoding", f"unknown character set {self.encoding!r}"))
         return problems
 

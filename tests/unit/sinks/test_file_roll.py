@@ -18,7 +18,7 @@ from flafka.event import Event
 from flafka.serializers.text import BodyTextSerializer
 from flafka.sinks.base import Status
 from flafka.sinks.file_roll import RollingFileSink
-from flafka.testing import build, memory_channel
+from flafka.testing import build
 
 
 class BrokenSerializer(BodyTextSerializer):
@@ -51,15 +51,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    try:
-        yield ch
-    finally:
-        ch.stop()
 
 
 @pytest.fixture

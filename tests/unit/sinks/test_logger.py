@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -12,18 +11,9 @@ from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.sinks.base import Status
 from flafka.sinks.logger import LoggerSink, dump_event, hex_dump
-from flafka.testing import build, memory_channel
+from flafka.testing import build
 
 LOGGER = "flafka.sinks.logger"
-
-
-@pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    try:
-        yield ch
-    finally:
-        ch.stop()
 
 
 def _run(sink: LoggerSink, channel: MemoryChannel, events: list[Event]) -> int:

@@ -13,19 +13,12 @@ from flafka.channels.memory import MemoryChannel
 from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.sources.exec import ExecSource
-from flafka.testing import build, drain, memory_channel, wait_until, wired_source
+from flafka.testing import build, drain, wait_until, wired_source
 
 TIMEOUT = 5.0
 SH = {"shell": "/bin/sh -c"}
 
 SourceFactory = Callable[..., ExecSource]
-
-
-@pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    yield ch
-    ch.stop()
 
 
 @pytest.fixture

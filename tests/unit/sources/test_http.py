@@ -23,7 +23,7 @@ from flafka.sources.http import (
     JSONHandler,
     content_charset,
 )
-from flafka.testing import build, drain, memory_channel, props, wait_until, wired_source
+from flafka.testing import build, drain, props, wait_until, wired_source
 
 TIMEOUT = 5.0
 
@@ -47,13 +47,6 @@ class NotAHandler:
 class Boom(Interceptor):
     def intercept_batch(self, events: list[Event]) -> list[Event]:
         raise RuntimeError("boom")
-
-
-@pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    yield ch
-    ch.stop()
 
 
 @pytest.fixture

@@ -12,19 +12,12 @@ from flafka.channels.memory import MemoryChannel
 from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.sources.netcat import NetcatSource
-from flafka.testing import build, drain, memory_channel, wait_until, wired_source
+from flafka.testing import build, drain, wait_until, wired_source
 
 TIMEOUT = 5.0
 
 SourceFactory = Callable[..., NetcatSource]
 Connector = Callable[[NetcatSource], socket.socket]
-
-
-@pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    yield ch
-    ch.stop()
 
 
 @pytest.fixture

@@ -24,13 +24,6 @@ SourceFactory = Callable[..., SpoolDirectorySource]
 
 
 @pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    yield ch
-    ch.stop()
-
-
-@pytest.fixture
 def spool(tmp_path: Path) -> Path:
     directory = tmp_path / "spool"
     directory.mkdir()

@@ -15,16 +15,9 @@ from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.sources.base import Status
 from flafka.sources.taildir import TaildirSource
-from flafka.testing import build, drain, memory_channel, wired_source
+from flafka.testing import build, drain, wired_source
 
 SourceFactory = Callable[..., TaildirSource]
-
-
-@pytest.fixture
-def channel() -> Iterator[MemoryChannel]:
-    ch = memory_channel()
-    yield ch
-    ch.stop()
 
 
 @pytest.fixture
