@@ -235,16 +235,26 @@ class ComponentConfig:
         except (TypeError, ValueError) as exc:
             report(Severity.ERROR, None, str(exc), None)
             return None, diagnostics
+        def where_is(key: str | None) -> Location | None:
+            if key is not None and key in props:
+                return props[key].location
+            return next((props[n].location for s in cls.params() if s.key == key for n in s.names
+                         if n in props), None)
+
         for checked_key, message in config.check():
-            where = next((props[n].location for s in cls.params() if s.key == checked_key for n in s.names
-                          if n in props), None)
-            report(Severity.ERROR, checked_key, message, where)
+            report(Severity.ERROR, checked_key, message, where_is(checked_key))
+        for checked_key, message in config.check_warnings():
+            report(Severity.WARNING, checked_key, message, where_is(checked_key))
         if any(d.is_error for d in diagnostics):
             return None, diagnostics
         return config, diagnostics
 
     def check(self) -> Iterable[tuple[str | None, str]]:
-        """Cross-field checks: yield ``(key, message)`` for each problem."""
+        """Cross-field checks: yield ``(key, message)`` for each error (``key`` relative to the component)."""
+        return ()
+
+    def check_warnings(self) -> Iterable[tuple[str | None, str]]:
+        """Like :meth:`check`, for problems that do not stop the agent (reported as warnings)."""
         return ()
 
     def events_per_transaction(self) -> int | None:

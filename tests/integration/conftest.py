@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.kafka_tools import KafkaTools
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _HERE = Path(__file__).resolve().parent
 _UP_TIMEOUT = 600  # a first run also downloads the jars through Maven
@@ -90,3 +92,9 @@ def devstack() -> Iterator[Devstack]:
             down = _devstack("down", *ours)
             if down.returncode != 0:
                 sys.stderr.write(f"`python -m devstack down` failed:\n{down.stderr}\n")
+
+
+@pytest.fixture(scope="session")
+def kafka(devstack: Devstack) -> KafkaTools:
+    """Topic creation, producing and reading back against the devstack broker."""
+    return KafkaTools(devstack.kafka_bootstrap)
