@@ -131,3 +131,31 @@ class SinkCounter(Counter):
             self.batch_underflow_count += 1
         else:
             self.batch_complete_count += 1
+
+
+class KafkaSourceCounter(SourceCounter):
+    """Flume's KafkaSourceCounter keys (timers in cumulative ms), plus the base failure counters."""
+
+    fields = (*SourceCounter.fields, "kafka_event_get_timer", "kafka_commit_timer", "kafka_empty_count")
+    kafka_event_get_timer: int
+    kafka_commit_timer: int
+    kafka_empty_count: int
+
+
+class KafkaChannelCounter(ChannelCounter):
+    """Flume's KafkaChannelCounter keys. ChannelSize/Capacity stay 0: a topic's backlog is not known here."""
+
+    fields = (*ChannelCounter.fields, "kafka_event_get_timer", "kafka_event_send_timer", "kafka_commit_timer",
+              "rollback_count")
+    kafka_event_get_timer: int
+    kafka_event_send_timer: int
+    kafka_commit_timer: int
+    rollback_count: int
+
+
+class KafkaSinkCounter(SinkCounter):
+    """Flume's KafkaSinkCounter keys, plus the base failure counters."""
+
+    fields = (*SinkCounter.fields, "kafka_event_send_timer", "rollback_count")
+    kafka_event_send_timer: int
+    rollback_count: int
