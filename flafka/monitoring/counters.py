@@ -50,7 +50,7 @@ def _camel(snake: str) -> str:
 
 class SourceCounter(Counter):
     type_name = "SOURCE"
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (
         "event_received_count",
         "event_accepted_count",
         "append_received_count",
@@ -76,7 +76,7 @@ class SourceCounter(Counter):
 
 class ChannelCounter(Counter):
     type_name = "CHANNEL"
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (
         "channel_size",
         "channel_capacity",
         "event_put_attempt_count",
@@ -100,7 +100,7 @@ class ChannelCounter(Counter):
 
 class SinkCounter(Counter):
     type_name = "SINK"
-    fields = (
+    fields: ClassVar[tuple[str, ...]] = (
         "connection_created_count",
         "connection_closed_count",
         "connection_failed_count",
@@ -136,7 +136,7 @@ class SinkCounter(Counter):
 class KafkaSourceCounter(SourceCounter):
     """Flume's KafkaSourceCounter keys (timers in cumulative ms), plus the base failure counters."""
 
-    fields = (*SourceCounter.fields, "kafka_event_get_timer", "kafka_commit_timer", "kafka_empty_count")
+    fields: ClassVar[tuple[str, ...]] = (*SourceCounter.fields, "kafka_event_get_timer", "kafka_commit_timer", "kafka_empty_count")
     kafka_event_get_timer: int
     kafka_commit_timer: int
     kafka_empty_count: int
@@ -145,7 +145,7 @@ class KafkaSourceCounter(SourceCounter):
 class KafkaChannelCounter(ChannelCounter):
     """Flume's KafkaChannelCounter keys. ChannelSize/Capacity stay 0: a topic's backlog is not known here."""
 
-    fields = (*ChannelCounter.fields, "kafka_event_get_timer", "kafka_event_send_timer", "kafka_commit_timer",
+    fields: ClassVar[tuple[str, ...]] = (*ChannelCounter.fields, "kafka_event_get_timer", "kafka_event_send_timer", "kafka_commit_timer",
               "rollback_count")
     kafka_event_get_timer: int
     kafka_event_send_timer: int
@@ -156,6 +156,6 @@ class KafkaChannelCounter(ChannelCounter):
 class KafkaSinkCounter(SinkCounter):
     """Flume's KafkaSinkCounter keys, plus the base failure counters."""
 
-    fields = (*SinkCounter.fields, "kafka_event_send_timer", "rollback_count")
+    fields: ClassVar[tuple[str, ...]] = (*SinkCounter.fields, "kafka_event_send_timer", "rollback_count")
     kafka_event_send_timer: int
     rollback_count: int

@@ -1,0 +1,376 @@
+"""Flume's Kafka source (``org.apache.flume.source.kafka.KafkaSource``, reference §3.1, §6.1).
+
+A pollable source: each ``process()`` fills one batch (``batchSize`` events or ``batchDurationMillis``),
+hands it to the channel processor, and only after that returned commits the batch's offsets
+synchronously. A batch the channels refused stays in hand and is offered again (with the same
+offsets); a failed commit is retried with the next one. Both property generations work: Flume 1.6
+(``zookeeperConnect``, ``topic``, ``groupId``, ``kafka.<0.8 key>``) and 1.7+ (``kafka.bootstrap.servers``,
+``kafka.topics``, ``kafka.topics.regex``, ``kafka.consumer.*``).
+
+Better than Flume (so that a clean rebalance or restart produces no duplicates):
+
+* On partition revocation (inside ``poll``, before the group rebalances) the batch in hand is delivered
+  and its offsets committed in the callback; if it cannot be delivered, the events of the revoked
+  partitions are dropped from it uncommitted (their new owner reads them again), the rest are kept.
+* ``stop()`` commits the offsets of everything delivered.
+* A record that is not a valid AvroFlumeEvent (``useFlumeEventFormat = true``) is counted, logged once
+  per kind and skipped, or sent to ``deadLetterTopic`` when set (a flafka extension); it never stalls.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka.errors import KafkaError
+
+from flafka.config.params import ComponentConfig, param, prefixed
+from flafka.errors import ChannelError, FlafkaError
+from flafka.event import Event
+from flafka.kafka.avro_event import AvroDecodeError, decode
+from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
+from flafka.logging_once import OncePerKind
+from flafka.monitoring.counters import KafkaSourceCounter
+from flafka.sources.base import PollableSource, Status
+
+log = logging.getLogger(__name__)
+
+_OWN_KAFKA_KEYS = ("bootstrap.servers", "topics", "topics.regex", "consumer.group.id")
+
+
+class KafkaSourceError(ChannelError):
+    """The source could not reach or commit to Kafka (retriable: the runner backs off)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KafkaSourceConfig(ComponentConfig):
+    bootstrap_servers: str | None = param(
+        "kafka.bootstrap.servers", default=None,
+        doc="Comma-separated brokers. When absent, brokers are looked up in `zookeeperConnect`.")
+    topics: str | None = param("kafka.topics", default=None, deprecated=("topic",),
+                               doc="Comma-separated topics to read.")
+    topics_regex: str | None = param("kafka.topics.regex", default=None,
+                                     doc="Regex of topics to read (full match); wins over kafka.topics.")
+    group_id: str = param("kafka.consumer.group.id", default="flume", deprecated=("groupId",),
+                          doc="Consumer group.")
+    batch_size: int = param("batchSize", default=1000, minimum=1,
+                            doc="Most events per batch (one channel transaction, one offset commit).")
+    batch_duration_ms: int = param("batchDurationMillis", default=1000, minimum=1,
+                                   doc="Longest time spent filling one batch, ms.")
+    backoff_sleep_increment: int = param("backoffSleepIncrement", default=1000, minimum=0,
+                                         doc="Runner back-off step after an empty or failed batch, ms.")
+    max_backoff_sleep: int = param("maxBackoffSleep", default=5000, minimum=0, doc="Runner back-off cap, ms.")
+    use_flume_event_format: bool = param(
+        "useFlumeEventFormat", default=False,
+        doc="Record values are AvroFlumeEvent datums: their headers and body become the event's.")
+    set_topic_header: bool = param("setTopicHeader", default=True, doc="Put the record's topic in a header.")
+    topic_header: str = param("topicHeader", default="topic", doc="Name of that header.")
+    zookeeper_connect: str | None = param(
+        "zookeeperConnect", default=None,
+        doc="Flume 1.6: ZooKeeper of the Kafka cluster (`host:port[,…][/chroot]`), used to find the brokers "
+            "when kafka.bootstrap.servers is absent, and to migrate old offsets.")
+    migrate_zookeeper_offsets: bool = param(
+        "migrateZookeeperOffsets", default=True,
+        doc="With zookeeperConnect and one topic: copy the group's Kafka 0.8 ZooKeeper offsets to Kafka when "
+            "Kafka has none for it.")
+    header_map: dict[str, str] = prefixed(
+        "header.", doc="`header.<flumeHeader> = <kafkaHeader>`: copy a Kafka record header into an event header.")
+    dead_letter_topic: str | None = param(
+        "deadLetterTopic", default=None,
+        doc="flafka extension: records that cannot be decoded (useFlumeEventFormat) are produced here, as they "
+            "were read, instead of being skipped.")
+    consumer: dict[str, str] = prefixed("kafka.consumer.", doc="Kafka consumer properties (Java names).")
+    kafka: dict[str, str] = prefixed("kafka.", doc="Flume 1.6: Kafka 0.8 consumer properties (mapped when they "
+                                                   "have a modern equivalent, with a warning).")
+
+    def events_per_transaction(self) -> int:
+        return self.batch_size
+
+    def _legacy(self) -> dict[str, str]:
+        return {k: v for k, v in self.kafka.items()
+                if not k.startswith(("consumer.", "producer.")) and k not in _OWN_KAFKA_KEYS}
+
+    def client_args(self) -> ClientArgs:
+        legacy = legacy_args(self._legacy(), producer=False)
+        modern = consumer_args({k: v for k, v in self.consumer.items() if k != "group.id"})
+        merged = ClientArgs({**legacy.args, **modern.args}, legacy.errors + modern.errors,
+                            legacy.warnings + modern.warnings)
+        merged.args.setdefault("max_poll_records", self.batch_size)
+        return merged
+
+    def topic_list(self) -> list[str]:
+        return [t.strip() for t in (self.topics or "").split(",") if t.strip()]
+
+    def check(self) -> Iterable[tuple[str | None, str]]:
+        problems: list[tuple[str | None, str]] = [(k, m) for k, m in self.client_args().errors]
+        if not self.bootstrap_servers and not self.zookeeper_connect:
+            problems.append(("kafka.bootstrap.servers", "is required (or zookeeperConnect, Flume 1.6 style)"))
+        if not self.topics_regex and not self.topic_list():
+            problems.append(("kafka.topics", "is required: kafka.topics, kafka.topics.regex or (Flume 1.6) topic"))
+        if self.topics_regex:
+            try:
+                re.compile(self.topics_regex)
+            except re.error as exc:
+                problems.append(("kafka.topics.regex", f"is not a valid regex: {exc}"))
+        if self.dead_letter_topic is not None and not self.use_flume_event_format:
+            problems.append(("deadLetterTopic", "only applies with useFlumeEventFormat = true (nothing else can "
+                                                "fail to decode)"))
+        return problems
+
+    def check_warnings(self) -> Iterable[tuple[str | None, str]]:
+        return self.client_args().warnings
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped library base
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self._source._on_revoked(set(revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("Kafka source %s was assigned partitions. partitions=%s", self._source.name,
+                 ",".join(sorted(f"{tp.topic}-{tp.partition}" for tp in assigned)))
+
+
+class KafkaSource(PollableSource):
+    """See the module docstring."""
+
+    config_class = KafkaSourceConfig
+    config: KafkaSourceConfig
+    counter: KafkaSourceCounter
+
+    def __init__(self, name: str, config: KafkaSourceConfig) -> None:
+        super().__init__(name, config)
+        self.counter = KafkaSourceCounter(name)
+        self.backoff_sleep_increment_ms = config.backoff_sleep_increment
+        self.max_backoff_sleep_ms = config.max_backoff_sleep
+        self._consumer: KafkaConsumer | None = None
+        self._dead_letters: KafkaProducer | None = None
+        self._lock = threading.RLock()  # process() on the runner thread vs stop() from the agent
+        self._once = OncePerKind(log)
+        # The batch in hand: events per partition (in poll order) and the next offset per partition.
+        self._segments: list[tuple[TopicPartition, list[Event]]] = []
+        self._count = 0
+        self._bad: list[Any] = []  # undecodable records waiting for the dead-letter topic
+        self._offsets: dict[TopicPartition, int] = {}  # read, not yet committed
+        self._delivered = False  # the batch in hand was accepted by the channels; only its commit is due
+        self._revoked = False
+        reverse: dict[str, list[str]] = {}
+        for flume_name, kafka_name in config.header_map.items():
+            reverse.setdefault(kafka_name, []).append(flume_name)
+        self._header_map = reverse
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def _bootstrap(self) -> list[str]:
+        if self.config.bootstrap_servers:
+            return [s.strip() for s in self.config.bootstrap_servers.split(",") if s.strip()]
+        from flafka.kafka.zookeeper import brokers_from_zookeeper
+
+        assert self.config.zookeeper_connect is not None
+        brokers: list[str] = brokers_from_zookeeper(self.config.zookeeper_connect)
+        log.info("Kafka source %s found brokers in ZooKeeper. brokers=%s", self.name, ",".join(brokers))
+        return brokers
+
+    def start(self) -> None:
+        config = self.config
+        args = config.client_args().args
+        bootstrap = self._bootstrap()
+        topics = config.topic_list()
+        if (config.zookeeper_connect and config.migrate_zookeeper_offsets and not config.topics_regex
+                and len(topics) == 1):
+            from flafka.kafka.zookeeper import migrate_offsets
+
+            migrate_offsets(config.zookeeper_connect, bootstrap, config.group_id, topics[0], args)
+        try:
+            consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=config.group_id, **args)
+            listener = _Rebalance(self)
+            if config.topics_regex:
+                consumer.subscribe(pattern=f"^(?:{config.topics_regex})$", listener=listener)
+            else:
+                consumer.subscribe(topics=topics, listener=listener)
+            if config.dead_letter_topic:
+                self._dead_letters = KafkaProducer(bootstrap_servers=bootstrap,
+                                                   **producer_args({}, default_acks="all").args)
+        except KafkaError as exc:
+            raise KafkaSourceError(f"Kafka source {self.name} cannot connect to {','.join(bootstrap)}: {exc}") from exc
+        self._consumer = consumer
+        self.counter.start()
+        log.info("Kafka source %s started. group=%s topics=%s", self.name, config.group_id,
+                 config.topics_regex or ",".join(topics))
+
+    def stop(self) -> None:
+        with self._lock:
+            consumer, self._consumer = self._consumer, None
+            if consumer is not None:
+                if self._delivered:
+                    self._commit(consumer)  # graceful stop: everything delivered is committed
+                consumer.close(autocommit=False, timeout_ms=5000)
+            if self._dead_letters is not None:
+                self._dead_letters.close(timeout=5)
+                self._dead_letters = None
+            self.counter.stop()
+
+    # -- the batch ------------------------------------------------------------------------------
+
+    def process(self) -> Status:
+        with self._lock:
+            consumer = self._consumer
+            if consumer is None:
+                return Status.BACKOFF
+            if self._delivered and not self._commit(consumer):
+                return Status.BACKOFF  # a commit failed last time: the events are in the channels already
+            self._revoked = False
+            self._fill(consumer)
+            if not self._count and not self._bad:
+                return Status.BACKOFF
+            if not self._deliver():
+                return Status.BACKOFF
+            self._commit(consumer)
+            return Status.READY
+
+    def _fill(self, consumer: KafkaConsumer) -> None:
+        config = self.config
+        counter = self.counter
+        deadline = time.monotonic() + config.batch_duration_ms / 1000.0
+        while self._count < config.batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            started = time.monotonic()
+            polled = consumer.poll(timeout_ms=int(remaining * 1000) or 1,
+                                   max_records=config.batch_size - self._count)
+            counter.kafka_event_get_timer += int((time.monotonic() - started) * 1000)
+            if not polled:
+                counter.kafka_empty_count += 1
+                break
+            for tp, records in polled.items():
+                self._segments.append((tp, self._events(records)))
+                self._offsets[tp] = records[-1].offset + 1
+            if self._revoked:
+                break
+
+    def _events(self, records: list[Any]) -> list[Event]:
+        config = self.config
+        flume_format = config.use_flume_event_format
+        topic_header = config.topic_header if config.set_topic_header else None
+        header_map = self._header_map
+        now = str(int(time.time() * 1000))
+        out: list[Event] = []
+        append = out.append
+        for record in records:
+            value = record.value if record.value is not None else b""
+            if flume_format:
+                try:
+                    headers, body = decode(value)
+                except AvroDecodeError as exc:
+                    self._bad_record(record, exc)
+                    continue
+            else:
+                headers, body = {}, value
+            if "timestamp" not in headers:
+                headers["timestamp"] = str(record.timestamp) if record.timestamp >= 0 else now
+            if header_map and record.headers:
+                for kafka_name, kafka_value in record.headers:
+                    for flume_name in header_map.get(kafka_name, ()):
+                        headers[flume_name] = (kafka_value or b"").decode("utf-8", "replace")
+            if topic_header is not None and topic_header not in headers:
+                headers[topic_header] = record.topic
+            if "partition" not in headers:
+                headers["partition"] = str(record.partition)
+            if "offset" not in headers:
+                headers["offset"] = str(record.offset)
+            if record.key is not None:
+                headers["key"] = record.key.decode("utf-8", "replace")
+            append(Event(body, headers))
+        self._count += len(out)
+        return out
+
+    def _bad_record(self, record: Any, exc: AvroDecodeError) -> None:
+        self.counter.event_read_fail += 1
+        where = f"topic={record.topic} partition={record.partition} offset={record.offset}"
+        if self._dead_letters is not None:
+            self._bad.append(record)
+            self._once.log(logging.WARNING, "avro", f"Kafka source {self.name} read a record that is not an "
+                           f"AvroFlumeEvent; it goes to dead-letter topic {self.config.dead_letter_topic}. "
+                           f"{where} error={exc}")
+        else:
+            self._once.log(logging.WARNING, "avro", f"Kafka source {self.name} skipped a record that is not an "
+                           f"AvroFlumeEvent (set deadLetterTopic to keep such records). {where} error={exc}")
+
+    def _deliver(self) -> bool:
+        """Hand the batch to the channels (and bad records to the dead-letter topic); True on success."""
+        events = [e for _, segment in self._segments for e in segment]
+        try:
+            if self._bad:
+                self._send_dead_letters()
+            if events:
+                self.channel_processor.process_batch(events)
+        except FlafkaError:
+            return False  # kept in hand, offered again next time; the channel processor logged it
+        self._segments = []
+        self._count = 0
+        self._delivered = True
+        return True
+
+    def _send_dead_letters(self) -> None:
+        producer = self._dead_letters
+        assert producer is not None
+        assert self.config.dead_letter_topic is not None
+        try:
+            futures = [producer.send(self.config.dead_letter_topic, value=r.value, key=r.key,
+                                     headers=list(r.headers or [])) for r in self._bad]
+            producer.flush(timeout=30)
+            for future in futures:
+                future.get(timeout=30)
+        except KafkaError as exc:
+            raise KafkaSourceError(f"dead-letter topic {self.config.dead_letter_topic}: {exc}") from exc
+        self._bad = []
+
+    def _commit(self, consumer: KafkaConsumer) -> bool:
+        if not self._offsets:
+            self._delivered = False
+            return True
+        started = time.monotonic()
+        try:
+            consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._offsets.items()})
+        except KafkaError as exc:
+            self._once.log(logging.WARNING, f"commit:{type(exc).__name__}",
+                           f"Kafka source {self.name} could not commit offsets; retrying with the next batch "
+                           f"(events are in the channels; a crash before then re-reads them). {exc}")
+            return False
+        finally:
+            self.counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
+        self._offsets = {}
+        self._delivered = False
+        return True
+
+    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Runs inside ``poll`` on the runner thread, before the group rebalances."""
+        self._revoked = True
+        consumer = self._consumer
+        if consumer is None or not revoked:
+            return
+        if (self._count or self._bad) and not self._delivered:
+            self._deliver()
+        if self._delivered and self._commit(consumer):
+            log.info("Kafka source %s delivered and committed its batch before giving up partitions. "
+                     "partitions=%d", self.name, len(revoked))
+            return
+        # What could not be delivered or committed for the revoked partitions is left to their new owner.
+        dropped = sum(len(seg) for tp, seg in self._segments if tp in revoked)
+        self._segments = [(tp, seg) for tp, seg in self._segments if tp not in revoked]
+        self._count -= dropped
+        self._bad = [r for r in self._bad if TopicPartition(r.topic, r.partition) not in revoked]
+        for tp in revoked:
+            self._offsets.pop(tp, None)
+        if dropped:
+            log.warning("Kafka source %s gave up partitions with undelivered events; their new owner reads them "
+                        "again. events=%d", self.name, dropped)
