@@ -1,0 +1,204 @@
+"""Kafka pipeline benchmarks against the devstack broker (real Kafka on loopback).
+
+    eval "$(python -m devstack up)"
+    python bench/kafka_bench.py                      # every measurement, 300,000 records per size
+    python bench/kafka_bench.py --only raw,null --records 500000
+
+Measurements (each on a fresh topic, prefilled before timing starts):
+  raw      kafka-python KafkaConsumer reading the topic: the ceiling for the source
+  null     Kafka source -> memory channel -> null sink
+  kafka    Kafka source -> memory channel -> Kafka sink (acks=1)
+  latency  Kafka -> memory -> Kafka at a fixed rate (--rate, default 1000/s), small batches: p50/p99 of
+           (time the record reached the output topic's consumer) - (time it was produced)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import struct
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+
+from flafka.config.loader import plan_from_properties  # noqa: E402
+from flafka.config.properties import parse_properties  # noqa: E402
+from flafka.runtime.agent import Agent  # noqa: E402
+from tests.integration.kafka_tools import KafkaTools  # noqa: E402
+
+
+def prefill(tools: KafkaTools, records: int, size: int, partitions: int) -> str:
+    topic = tools.create_topic(partitions=partitions, prefix=f"bench{size}")
+    producer = KafkaProducer(bootstrap_servers=tools.bootstrap, acks=1, enable_idempotence=False,
+                             linger_ms=20, batch_size=512 * 1024)
+    body = b"x" * size
+    for _ in range(records):
+        producer.send(topic, value=body)
+    producer.flush()
+    producer.close()
+    return topic
+
+
+def raw_consume(bootstrap: str, topic: str, records: int) -> float:
+    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=1000)
+    got = 0
+    started = None
+    while got < records:
+        for batch in consumer.poll(timeout_ms=1000, max_records=1000).values():
+            if started is None:
+                started = time.perf_counter()
+            got += len(batch)
+    elapsed = time.perf_counter() - (started or time.perf_counter())
+    consumer.close()
+    return records / elapsed
+
+
+def pipeline(bootstrap: str, topic: str, records: int, sink: str) -> float:
+    out_topic = f"{topic}-out"
+    sinks = {
+        "null": "a.sinks.k1.type = null\na.sinks.k1.batchSize = 1000\n",
+        "kafka": f"a.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n"
+                 f"a.sinks.k1.kafka.bootstrap.servers = {bootstrap}\na.sinks.k1.kafka.topic = {out_topic}\n"
+                 f"a.sinks.k1.flumeBatchSize = 1000\na.sinks.k1.kafka.producer.linger.ms = 5\n"
+                 f"a.sinks.k1.kafka.producer.batch.size = 524288\n",
+    }
+    text = f"""
+a.sources = r1
+a.channels = c1
+a.sinks = k1
+a.sources.r1.type = kafka
+a.sources.r1.channels = c1
+a.sources.r1.kafka.bootstrap.servers = {bootstrap}
+a.sources.r1.kafka.topics = {topic}
+a.sources.r1.kafka.consumer.group.id = pipe-{uuid.uuid4().hex[:8]}
+a.sources.r1.kafka.consumer.auto.offset.reset = earliest
+a.sources.r1.batchSize = 1000
+a.sources.r1.batchDurationMillis = 100
+a.channels.c1.type = memory
+a.channels.c1.capacity = 100000
+a.channels.c1.transactionCapacity = 1000
+a.sinks.k1.channel = c1
+{sinks[sink]}"""
+    agent = Agent(plan_from_properties(parse_properties(text, "bench"), "a").plan)
+    agent.start()
+    source = None
+    started = None
+    try:
+        while True:
+            source = agent.sources["r1"]
+            if started is None and source.counter.event_received_count:
+                started = time.perf_counter()
+            if agent.sinks["k1"].counter.event_drain_success_count >= records:
+                break
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - (started or time.perf_counter())
+    finally:
+        agent.stop(10)
+    return records / elapsed
+
+
+def latency(bootstrap: str, rate: int, seconds: float) -> tuple[float, float, int]:
+    tools = KafkaTools(bootstrap)
+    topic_in = tools.create_topic(1, prefix="lat-in")
+    topic_out = tools.create_topic(1, prefix="lat-out")
+    text = f"""
+a.sources = r1
+a.channels = c1
+a.sinks = k1
+a.sources.r1.type = kafka
+a.sources.r1.channels = c1
+a.sources.r1.kafka.bootstrap.servers = {bootstrap}
+a.sources.r1.kafka.topics = {topic_in}
+a.sources.r1.kafka.consumer.group.id = lat-{uuid.uuid4().hex[:8]}
+a.sources.r1.kafka.consumer.fetch.max.wait.ms = 5
+a.sources.r1.batchSize = 100
+a.sources.r1.batchDurationMillis = 5
+a.channels.c1.type = memory
+a.channels.c1.capacity = 10000
+a.channels.c1.transactionCapacity = 100
+a.sinks.k1.type = kafka
+a.sinks.k1.channel = c1
+a.sinks.k1.kafka.bootstrap.servers = {bootstrap}
+a.sinks.k1.kafka.topic = {topic_out}
+a.sinks.k1.flumeBatchSize = 100
+a.sinks.k1.kafka.producer.linger.ms = 0
+"""
+    agent = Agent(plan_from_properties(parse_properties(text, "bench"), "a").plan)
+    agent.start()
+    consumer = KafkaConsumer(topic_out, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             group_id=f"latc-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5)
+    samples: list[float] = []
+    total = int(rate * seconds)
+    done = threading.Event()
+
+    def read() -> None:
+        while len(samples) < total and not done.is_set():
+            for batch in consumer.poll(timeout_ms=100).values():
+                now = time.time()
+                samples.extend(now - struct.unpack(">d", r.value[:8])[0] for r in batch)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=0)
+    time.sleep(3)  # the source's consumer joins its group and gets its partition
+    interval = 1.0 / rate
+    start = time.perf_counter()
+    for i in range(total):
+        target = start + i * interval
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic_in, value=struct.pack(">d", time.time()) + b"x" * 92)
+    producer.flush()
+    reader.join(timeout=seconds + 30)
+    done.set()
+    reader.join()
+    producer.close()
+    consumer.close()
+    agent.stop(10)
+    ms = sorted(s * 1000 for s in samples)
+    return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))], len(ms)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=300_000)
+    parser.add_argument("--sizes", default="100,1024")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--only", default="raw,null,kafka,latency")
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    bootstrap = os.environ.get("FLAFKA_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        sys.exit('start the servers first: eval "$(python -m devstack up)"')
+    only = set(args.only.split(","))
+    tools = KafkaTools(bootstrap)
+    print(f"# {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{args.records:,} records, {args.partitions} partitions")
+    for size in (int(s) for s in args.sizes.split(",")):
+        topic = prefill(tools, args.records, size, args.partitions)
+        for name in ("raw", "null", "kafka"):
+            if name not in only:
+                continue
+            rate = raw_consume(bootstrap, topic, args.records) if name == "raw" else pipeline(
+                bootstrap, topic, args.records, name)
+            label = {"raw": "raw kafka-python consumer", "null": "Kafka -> memory -> null",
+                     "kafka": "Kafka -> memory -> Kafka"}[name]
+            print(f"{size:>5} B  {label:<28} {rate:>10,.0f} events/s {rate * size / 1e6:>8.1f} MB/s", flush=True)
+    if "latency" in only:
+        p50, p99, n = latency(bootstrap, args.rate, args.seconds)
+        print(f"latency Kafka -> memory -> Kafka at {args.rate}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({n} events)")
+
+
+if __name__ == "__main__":
+    main()
