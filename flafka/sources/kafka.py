@@ -35,6 +35,7 @@ from flafka.errors import ChannelError, FlafkaError
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode
 from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
+from flafka.kafka.zookeeper import brokers_from_zookeeper, migrate_offsets
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSourceCounter
 from flafka.sources.base import PollableSource, Status
@@ -172,10 +173,9 @@ class KafkaSource(PollableSource):
     def _bootstrap(self) -> list[str]:
         if self.config.bootstrap_servers:
             return [s.strip() for s in self.config.bootstrap_servers.split(",") if s.strip()]
-        from flafka.kafka.zookeeper import brokers_from_zookeeper
-
         assert self.config.zookeeper_connect is not None
-        brokers: list[str] = brokers_from_zookeeper(self.config.zookeeper_connect)
+        protocol = self.config.client_args().args.get("security_protocol", "PLAINTEXT")
+        brokers = brokers_from_zookeeper(self.config.zookeeper_connect, security_protocol=protocol)
         log.info("Kafka source %s found brokers in ZooKeeper. brokers=%s", self.name, ",".join(brokers))
         return brokers
 
@@ -186,8 +186,6 @@ class KafkaSource(PollableSource):
         topics = config.topic_list()
         if (config.zookeeper_connect and config.migrate_zookeeper_offsets and not config.topics_regex
                 and len(topics) == 1):
-            from flafka.kafka.zookeeper import migrate_offsets
-
             migrate_offsets(config.zookeeper_connect, bootstrap, config.group_id, topics[0], args)
         try:
             consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=config.group_id, **args)
