@@ -136,7 +136,8 @@ class SinkCounter(Counter):
 class KafkaSourceCounter(SourceCounter):
     """Flume's KafkaSourceCounter keys (timers in cumulative ms), plus the base failure counters."""
 
-    fields: ClassVar[tuple[str, ...]] = (*SourceCounter.fields, "kafka_event_get_timer", "kafka_commit_timer", "kafka_empty_count")
+    fields: ClassVar[tuple[str, ...]] = (
+        *SourceCounter.fields, "kafka_event_get_timer", "kafka_commit_timer", "kafka_empty_count")
     kafka_event_get_timer: int
     kafka_commit_timer: int
     kafka_empty_count: int
@@ -145,8 +146,9 @@ class KafkaSourceCounter(SourceCounter):
 class KafkaChannelCounter(ChannelCounter):
     """Flume's KafkaChannelCounter keys. ChannelSize/Capacity stay 0: a topic's backlog is not known here."""
 
-    fields: ClassVar[tuple[str, ...]] = (*ChannelCounter.fields, "kafka_event_get_timer", "kafka_event_send_timer", "kafka_commit_timer",
-              "rollback_count")
+    fields: ClassVar[tuple[str, ...]] = (
+        *ChannelCounter.fields, "kafka_event_get_timer", "kafka_event_send_timer", "kafka_commit_timer",
+        "rollback_count")
     kafka_event_get_timer: int
     kafka_event_send_timer: int
     kafka_commit_timer: int
