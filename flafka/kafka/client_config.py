@@ -245,6 +245,11 @@ def _map(props: Mapping[str, str], rules: Mapping[str, _Rule], prefix: str, out:
     for key, text in props.items():
         full = prefix + key
         rule = rules.get(key)
+        if rule is None and prefix.endswith("consumer.") and f"consumer.{key}" in _LEGACY_CONSUMER_IGNORED:
+            # Flume 1.6's kafka.consumer.timeout.ms is the 0.8 consumer's "consumer.timeout.ms"
+            out.warnings.append((full, "is a Kafka 0.8 consumer setting (Flume 1.6) with no effect on the modern "
+                                       "client; ignored"))
+            continue
         if rule is None:
             out.warnings.append((full, "not a Kafka client property flafka knows; ignored"
                                  + did_you_mean(key, rules).replace("'", "'" + prefix, 1)))
