@@ -79,7 +79,13 @@ def test_every_implemented_builtin_resolves_to_its_kind() -> None:
     assert registry.resolve("sink", "org.apache.flume.sink.NullSink") is NullSink
 
 
-def test_kafka_alias_is_recognised_but_reported_as_not_implemented_yet() -> None:
+def test_kafka_alias_is_a_flafka_extension_for_every_kafka_component() -> None:
+    assert registry.resolve("source", "kafka").__name__ == "KafkaSource"
+    assert registry.resolve("sink", "KAFKA").__name__ == "KafkaSink"
+    assert registry.resolve("source", "org.apache.flume.source.kafka.KafkaSource").__name__ == "KafkaSource"
+
+
+def test_recognised_but_unimplemented_type_names_flumes_class() -> None:
     with pytest.raises(ComponentNotFound) as info:
-        registry.resolve("source", "kafka")
-    assert "org.apache.flume.source.kafka.KafkaSource" in str(info.value)
+        registry.resolve("sink", "hdfs")
+    assert "org.apache.flume.sink.hdfs.HDFSEventSink" in str(info.value)

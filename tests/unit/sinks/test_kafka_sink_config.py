@@ -1,0 +1,359 @@
+"""Kafka sink without a broker: both property generations → producer arguments and warnings, topic
+escapes, the allowTopicOverride default, and the per-event routing against an in-process producer
+stand-in (pure logic; the real broker is exercised in tests/integration/test_kafka_sink.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from flafka.channels.memory import MemoryChannel
+from flafka.config.diagnostics import Diagnostic
+from flafka.config.params import params_table
+from flafka.errors import ConfigError, DeliveryError
+from flafka.escapes import compile_header_escapes, has_header_escapes
+from flafka.event import Event
+from flafka.kafka.avro_event import decode
+from flafka.sinks.base import Status
+from flafka.sinks.kafka import KafkaSink, KafkaSinkConfig, topic_problem
+from flafka.testing import build, drain, parse_config, props
+
+
+def parse(values: Mapping[str, str]) -> tuple[KafkaSinkConfig | None, list[Diagnostic]]:
+    return KafkaSinkConfig.parse(props(values), "sinks.k1")
+
+
+def warnings_of(values: Mapping[str, str]) -> list[tuple[str | None, str]]:
+    config, diagnostics = parse(values)
+    assert config is not None, [str(d) for d in diagnostics]
+    return [(d.key, d.message) for d in diagnostics if not d.is_error]
+
+
+def errors_of(values: Mapping[str, str]) -> list[tuple[str | None, str]]:
+    config, diagnostics = parse(values)
+    assert config is None
+    return [(d.key, d.message) for d in diagnostics if d.is_error]
+
+
+# -- property generations -----------------------------------------------------------------------
+
+
+def test_flume_17_config_maps_to_producer_arguments_without_warnings() -> None:
+    values = {"kafka.bootstrap.servers": "h1:9092, h2:9092", "kafka.topic": "orders", "flumeBatchSize": "50",
+              "kafka.producer.acks": "all", "kafka.producer.linger.ms": "5",
+              "kafka.producer.compression.type": "lz4", "useFlumeEventFormat": "true"}
+    assert warnings_of(values) == []
+    config = parse_config(KafkaSink, values)
+    assert config.client_args().args == {"acks": "all", "linger_ms": 5, "compression_type": "lz4"}
+    assert config.servers() == ["h1:9092", "h2:9092"]
+    assert (config.topic, config.batch_size, config.use_flume_event_format) == ("orders", 50, True)
+    assert config.events_per_transaction() == 50
+    sink = KafkaSink("k1", config)
+    assert sink.batch_size == 50
+    assert sink._producer_args["bootstrap_servers"] == ["h1:9092", "h2:9092"]
+    assert "enable_idempotence" not in sink._producer_args  # acks=all: kafka-python's idempotent default stays
+
+
+def test_flume_16_config_is_accepted_with_a_deprecation_warning_per_old_name() -> None:
+    values = {"brokerList": "h:9092", "topic": "t16", "batchSize": "20", "requiredAcks": "-1",
+              "kafka.compression.codec": "snappy", "kafka.producer.type": "sync",
+              "kafka.serializer.class": "kafka.serializer.DefaultEncoder"}
+    assert warnings_of(values) == [
+        ("brokerList", "is deprecated, use kafka.bootstrap.servers"),
+        ("topic", "is deprecated, use kafka.topic"),
+        ("batchSize", "is deprecated, use flumeBatchSize"),
+        ("requiredAcks", "is deprecated, use kafka.producer.acks"),
+        ("kafka.compression.codec", "is a Kafka 0.8 producer setting (Flume 1.6); used as "
+                                    "kafka.producer.compression.type"),
+        ("kafka.serializer.class", "is a Kafka 0.8 producer setting with no effect on the modern client; ignored"),
+        ("kafka.producer.type", "is a Kafka 0.8 producer setting with no effect on the modern client; ignored"),
+    ]
+    config = parse_config(KafkaSink, values)
+    assert (config.bootstrap_servers, config.topic, config.batch_size) == ("h:9092", "t16", 20)
+    assert config.client_args().args == {"compression_type": "snappy", "acks": "all"}
+
+
+@pytest.mark.parametrize(("acks", "expected"), [("0", 0), ("1", 1)])
+def test_acks_0_or_1_turn_idempotence_off(acks: str, expected: int) -> None:
+    args = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "kafka.producer.acks": acks}).client_args().args
+    assert args == {"acks": expected, "enable_idempotence": False}
+
+
+def test_default_acks_is_1_and_required_acks_maps_to_it() -> None:
+    default = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1"})
+    assert (default.topic, default.batch_size, default.acks) == ("default-flume-topic", 100, "1")
+    assert default.client_args().args == {"acks": 1, "enable_idempotence": False}
+    old = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "requiredAcks": "0"})
+    assert old.client_args().args == {"acks": 0, "enable_idempotence": False}
+
+
+def test_legacy_request_required_acks_applies_unless_acks_is_set_explicitly() -> None:
+    legacy = {"kafka.bootstrap.servers": "h:1", "kafka.request.required.acks": "-1"}
+    assert parse_config(KafkaSink, legacy).client_args().args == {"acks": "all"}
+    assert warnings_of(legacy) == [("kafka.request.required.acks", "is a Kafka 0.8 producer setting (Flume 1.6); "
+                                                                   "used as kafka.producer.acks")]
+    explicit = parse_config(KafkaSink, {**legacy, "kafka.producer.acks": "0"})
+    assert explicit.client_args().args == {"acks": 0, "enable_idempotence": False}
+
+
+def test_kafka_flume_batch_size_from_the_user_guide_is_honoured_with_a_warning() -> None:
+    values = {"kafka.bootstrap.servers": "h:1", "kafka.flumeBatchSize": "7"}
+    assert warnings_of(values) == [("kafka.flumeBatchSize", "is deprecated, use flumeBatchSize")]
+    assert parse_config(KafkaSink, values).batch_size == 7
+
+
+def test_jks_truststore_is_an_error_naming_pem() -> None:
+    errors = errors_of({"kafka.bootstrap.servers": "h:1", "kafka.producer.security.protocol": "SSL",
+                        "kafka.producer.ssl.truststore.location": "/etc/kafka/truststore.jks"})
+    assert [key for key, _ in errors] == ["kafka.producer.ssl.truststore.location"]
+    assert "convert it to PEM and set ssl.truststore.type=PEM" in errors[0][1]
+
+
+def test_bootstrap_servers_are_required() -> None:
+    errors = errors_of({"kafka.topic": "t"})
+    assert errors == [("kafka.bootstrap.servers", "is required (Comma-separated brokers (host:port) the producer "
+                                                  "connects to first)")]
+
+
+def test_bad_values_are_errors() -> None:
+    errors = errors_of({"kafka.bootstrap.servers": "h:1", "requiredAcks": "2", "defaultPartitionId": "-1"})
+    assert errors == [("requiredAcks", "must be one of 0, 1, all, -1, got '2'"),
+                      ("defaultPartitionId", "must be at least 0, got -1")]
+    errors = errors_of({"kafka.bootstrap.servers": "h:1", "kafka.producer.acks": "1",
+                        "kafka.producer.enable.idempotence": "true"})
+    assert errors == [("kafka.producer.enable.idempotence", "requires acks=all, but acks is 1")]
+    errors = errors_of({"kafka.bootstrap.servers": "h:1", "kafka.producer.acks": "all",
+                        "kafka.producer.transactional.id": "tx"})
+    assert [key for key, _ in errors] == ["kafka.producer.transactional.id"]
+    errors = errors_of({"kafka.bootstrap.servers": "h:1", "kafka.producer.delivery.timeout.ms": "1000",
+                        "kafka.producer.request.timeout.ms": "2000"})
+    assert errors == [("kafka.producer.delivery.timeout.ms",
+                       "(1000) must be at least linger.ms + request.timeout.ms (2000)")]
+
+
+@pytest.mark.parametrize(("topic", "message"), [
+    ("my topic", "may only contain letters, digits, '.', '_' and '-': 'my topic'"),
+    ("logs-%Y", "may only contain letters, digits, '.', '_' and '-': 'logs-%Y' (only %{header} escapes are "
+                "expanded here)"),
+    ("", "is empty: ''"),
+    ("..", "may not be '.' or '..': '..'"),
+])
+def test_illegal_static_topic_is_an_error(topic: str, message: str) -> None:
+    assert errors_of({"kafka.bootstrap.servers": "h:1", "kafka.topic": topic}) == [("kafka.topic", message)]
+
+
+def test_dead_letter_topic_must_be_legal_and_escaped_topic_is_accepted() -> None:
+    assert errors_of({"kafka.bootstrap.servers": "h:1", "deadLetterTopic": "bad/topic"}) == [
+        ("deadLetterTopic", "may only contain letters, digits, '.', '_' and '-': 'bad/topic'")]
+    assert warnings_of({"kafka.bootstrap.servers": "h:1", "kafka.topic": "logs-%{app}.%{env}"}) == []
+
+
+def test_ignored_settings_are_warnings() -> None:
+    assert warnings_of({"kafka.bootstrap.servers": "h:1", "serializer.class": "x", "key.serializer.class": "y",
+                        "kafka.producer.bootstrap.servers": "other:1", "kafka.producer.buffer.memory": "1"}) == [
+        ("kafka.producer.buffer.memory", "ignored: the Python producer has no buffer.memory limit"),
+        ("serializer.class", "is a Kafka 0.8 serializer setting (Flume 1.6) with no effect; ignored (keys are "
+                             "written as UTF-8 text, values as bytes)"),
+        ("key.serializer.class", "is a Kafka 0.8 serializer setting (Flume 1.6) with no effect; ignored (keys are "
+                                 "written as UTF-8 text, values as bytes)"),
+        ("kafka.producer.bootstrap.servers", "ignored: kafka.bootstrap.servers is used"),
+    ]
+
+
+def test_unknown_top_level_key_gets_a_suggestion() -> None:
+    assert warnings_of({"kafka.bootstrap.servers": "h:1", "partitionIdHeadr": "p"}) == [
+        ("partitionIdHeadr", "unknown property, ignored (did you mean 'partitionIdHeader'?)")]
+
+
+def test_every_property_is_documented() -> None:
+    assert all(spec.doc for spec in KafkaSinkConfig.params())
+    table = params_table(KafkaSinkConfig)
+    assert "| **`kafka.bootstrap.servers`** |" in table
+    assert "deprecated name: `brokerList`" in table
+
+
+def test_bad_config_raises_config_error_through_build() -> None:
+    with pytest.raises(ConfigError):
+        build(KafkaSink, {"kafka.bootstrap.servers": "h:1", "flumeBatchSize": "0"})
+
+
+# -- the topic trap ----------------------------------------------------------------------------
+
+
+def test_allow_topic_override_is_off_unless_written_true() -> None:
+    unset = build(KafkaSink, {"kafka.bootstrap.servers": "h:1"})
+    assert unset.config.allow_topic_override is None
+    assert unset._override is False
+    assert build(KafkaSink, {"kafka.bootstrap.servers": "h:1", "allowTopicOverride": "true"})._override is True
+    assert build(KafkaSink, {"kafka.bootstrap.servers": "h:1", "allowTopicOverride": "false"})._override is False
+
+
+# -- escapes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "headers", "expected"), [
+    ("plain", {"a": "x"}, "plain"),
+    ("%{a}", {"a": "x"}, "x"),
+    ("%{a}", {}, ""),
+    ("logs-%{app}", {"app": "web"}, "logs-web"),
+    ("%{app}-logs", {"app": "web"}, "web-logs"),
+    ("%{a}%{b}", {"a": "1", "b": "2"}, "12"),
+    ("p-%{a}-%{b.c}-%{d-e}-s", {"a": "1", "b.c": "2", "d-e": "3"}, "p-1-2-3-s"),
+    ("p-%{a}-%{missing}-s", {"a": "1"}, "p-1--s"),
+    ("%{not a name}", {"not a name": "x"}, "%{not a name}"),
+    ("%{", {}, "%{"),
+    ("%Y-%{a}", {"a": "1"}, "%Y-1"),
+])
+def test_header_escapes(text: str, headers: dict[str, str], expected: str) -> None:
+    assert compile_header_escapes(text)(headers) == expected
+
+
+def test_has_header_escapes() -> None:
+    assert has_header_escapes("a-%{b}")
+    assert not has_header_escapes("a-%{b c}")
+    assert not has_header_escapes("plain")
+
+
+def test_topic_problem() -> None:
+    assert topic_problem("ok.topic_name-1") is None
+    assert topic_problem("x" * 249) is None
+    assert topic_problem("x" * 250) == "is longer than 249 characters"
+
+
+# -- per-event routing against a producer stand-in --------------------------------------------
+
+
+class _Future:
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+
+    def get(self, timeout: float) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+class _Producer:
+    """Records sends; partitions 0..3 exist; optionally fails every future with ``error``."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.sent: list[dict[str, Any]] = []
+        self.error = error
+        self.flushes = 0
+        self.closed = False
+
+    def send(self, topic: str, *, value: bytes, key: bytes | None = None, headers: Any = None,
+             partition: int | None = None, timestamp_ms: int | None = None) -> _Future:
+        if partition is not None and not 0 <= partition < 4:
+            raise ValueError(f"Unrecognized partition {partition} for topic {topic}")
+        self.sent.append({"topic": topic, "value": value, "key": key, "headers": headers,
+                          "partition": partition, "timestamp_ms": timestamp_ms})
+        return _Future(self.error)
+
+    def flush(self, timeout: float) -> None:
+        self.flushes += 1
+
+    def close(self, timeout: float) -> None:
+        self.closed = True
+
+
+def _sink(channel: MemoryChannel, values: Mapping[str, str], producer: _Producer) -> KafkaSink:
+    sink = build(KafkaSink, {"kafka.bootstrap.servers": "127.0.0.1:1", "kafka.topic": "main", **values}, "k1")
+    sink.channel = channel
+    sink._producer = producer  # type: ignore[assignment]
+    return sink
+
+
+def _put(channel: MemoryChannel, events: list[Event]) -> None:
+    with channel.transaction() as tx:
+        tx.put_batch(events)
+
+
+def test_topic_header_is_ignored_unless_override_is_true(channel: MemoryChannel,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {}, producer)
+    _put(channel, [Event(b"a", {"topic": "A"}), Event(b"b", {})])
+    assert sink.process() is Status.READY
+    assert [s["topic"] for s in producer.sent] == ["main", "main"]
+    assert "Flume would have written them to A" in caplog.text
+
+    producer = _Producer()
+    sink = _sink(channel, {"allowTopicOverride": "true"}, producer)
+    _put(channel, [Event(b"a", {"topic": "A"}), Event(b"b", {})])
+    assert sink.process() is Status.READY
+    assert [s["topic"] for s in producer.sent] == ["A", "main"]
+
+
+def test_event_fields_map_to_the_record(channel: MemoryChannel) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {"kafka.topic": "t-%{app}", "partitionIdHeader": "p", "defaultPartitionId": "2",
+                           "timestampHeader": "ts", "header.trace": "trace-id", "header.app": "x-app",
+                           "useFlumeEventFormat": "true"}, producer)
+    events = [Event(b"one", {"app": "web", "key": "k\u00e9", "p": "1", "ts": "1700000000123", "trace": "t1"}),
+              Event(b"two", {"app": "db", "ts": "soon"})]
+    _put(channel, events)
+    assert sink.process() is Status.READY
+    first, second = producer.sent
+    assert (first["topic"], first["key"], first["partition"], first["timestamp_ms"]) == (
+        "t-web", "k\u00e9".encode(), 1, 1700000000123)
+    assert first["headers"] == [("trace-id", b"t1"), ("x-app", b"web")]
+    assert decode(first["value"]) == (events[0].headers, b"one")
+    assert (second["topic"], second["key"], second["partition"], second["timestamp_ms"]) == ("t-db", None, 2, None)
+    assert second["headers"] == [("x-app", b"db")]
+    assert producer.flushes == 1
+    assert channel.size() == 0
+    assert (sink.counter.event_drain_success_count, sink.counter.event_write_fail) == (2, 0)
+
+
+def test_bad_events_are_dropped_and_counted_without_a_dead_letter_topic(channel: MemoryChannel,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {"kafka.topic": "t-%{app}", "partitionIdHeader": "p"}, producer)
+    _put(channel, [Event(b"ok", {"app": "a", "p": "0"}), Event(b"nan", {"app": "a", "p": "x"}),
+                   Event(b"range", {"app": "a", "p": "9"}), Event(b"topic", {"app": "a b"}),
+                   Event(b"ok2", {"app": "b"})])
+    assert sink.process() is Status.READY
+    assert [s["value"] for s in producer.sent] == [b"ok", b"ok2"]
+    assert channel.size() == 0
+    assert sink.counter.event_write_fail == 3
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2  # once per kind: partition, topic
+    assert any("events=2 dropped_total=2" in m and "set deadLetterTopic" in m for m in errors)
+    assert any("events=1 dropped_total=3" in m and "'t-a b'" in m for m in errors)
+
+
+def test_bad_events_go_to_the_dead_letter_topic(channel: MemoryChannel) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {"partitionIdHeader": "p", "deadLetterTopic": "dlq"}, producer)
+    _put(channel, [Event(b"ok", {"p": "3"}), Event(b"nan", {"p": "x", "key": "k"})])
+    assert sink.process() is Status.READY
+    ok, dead = producer.sent
+    assert (ok["topic"], ok["partition"]) == ("main", 3)
+    assert (dead["topic"], dead["value"], dead["key"], dead["partition"]) == ("dlq", b"nan", b"k", None)
+    assert dead["headers"] == [("p", b"x"), ("key", b"k"),
+                               ("flafka.error", b"header p='x' is not a partition number")]
+    assert sink.counter.event_write_fail == 1
+
+
+def test_a_failed_future_rolls_the_batch_back(channel: MemoryChannel) -> None:
+    from kafka.errors import NotLeaderForPartitionError, TopicAuthorizationFailedError
+
+    producer = _Producer(NotLeaderForPartitionError("moved"))
+    sink = _sink(channel, {}, producer)
+    _put(channel, [Event(str(i).encode()) for i in range(5)])
+    with pytest.raises(DeliveryError) as info:
+        sink.process()
+    assert info.value.retriable is True
+    assert channel.size() == 5
+    assert (sink.counter.rollback_count, sink.counter.event_write_fail) == (1, 1)
+    assert sink._producer is producer  # a retriable error keeps the producer
+
+    producer.error = TopicAuthorizationFailedError("no")
+    with pytest.raises(DeliveryError) as info:
+        sink.process()
+    assert info.value.retriable is False
+    assert sink._producer is None  # a new producer is made for the next batch
+    assert producer.closed
+    assert [e.body for e in drain(channel)] == [str(i).encode() for i in range(5)]
