@@ -69,6 +69,7 @@ def pipeline(bootstrap: str, topic: str, records: int, sink: str) -> float:
         "kafka": f"a.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n"
                  f"a.sinks.k1.kafka.bootstrap.servers = {bootstrap}\na.sinks.k1.kafka.topic = {out_topic}\n"
                  f"a.sinks.k1.flumeBatchSize = 1000\na.sinks.k1.kafka.producer.linger.ms = 5\n"
+                 f"a.sinks.k1.allowTopicOverride = false\n"
                  f"a.sinks.k1.kafka.producer.batch.size = 524288\n",
     }
     text = f"""
@@ -130,6 +131,7 @@ a.sinks.k1.channel = c1
 a.sinks.k1.kafka.bootstrap.servers = {bootstrap}
 a.sinks.k1.kafka.topic = {topic_out}
 a.sinks.k1.flumeBatchSize = 100
+a.sinks.k1.allowTopicOverride = false
 a.sinks.k1.kafka.producer.linger.ms = 0
 """
     agent = Agent(plan_from_properties(parse_properties(text, "bench"), "a").plan)

@@ -13,6 +13,8 @@ Better than Flume (so that a clean rebalance or restart produces no duplicates):
   and its offsets committed in the callback; if it cannot be delivered, the events of the revoked
   partitions are dropped from it uncommitted (their new owner reads them again), the rest are kept.
 * ``stop()`` commits the offsets of everything delivered.
+* An empty batch does not make the runner sleep Flume's back-off (1 s growing to 5 s): the poll itself
+  waited ``batchDurationMillis`` for records, so the next record is read as soon as it arrives.
 * A record that is not a valid AvroFlumeEvent (``useFlumeEventFormat = true``) is counted, logged once
   per kind and skipped, or sent to ``deadLetterTopic`` when set (a flafka extension); it never stalls.
 """
@@ -43,6 +45,7 @@ from flafka.sources.base import PollableSource, Status
 log = logging.getLogger(__name__)
 
 _OWN_KAFKA_KEYS = ("bootstrap.servers", "topics", "topics.regex", "consumer.group.id")
+_FIRST_POLL_S = 0.1
 
 
 class KafkaSourceError(ChannelError):
@@ -193,6 +196,11 @@ class KafkaSource(PollableSource):
             if config.topics_regex:
                 consumer.subscribe(pattern=f"^(?:{config.topics_regex})$", listener=listener)
             else:
+                # Fetch the topics' metadata before the first poll joins the group: kafka-python may
+                # otherwise join with metadata that lacks them and be assigned nothing until the next
+                # metadata refresh (minutes later).
+                for topic in topics:
+                    consumer.partitions_for_topic(topic)
                 consumer.subscribe(topics=topics, listener=listener)
             if config.dead_letter_topic:
                 self._dead_letters = KafkaProducer(bootstrap_servers=bootstrap,
@@ -226,9 +234,13 @@ class KafkaSource(PollableSource):
             if self._delivered and not self._commit(consumer):
                 return Status.BACKOFF  # a commit failed last time: the events are in the channels already
             self._revoked = False
+            started = time.monotonic()
             self._fill(consumer)
             if not self._count and not self._bad:
-                return Status.BACKOFF
+                # The empty poll already waited for records: poll again at once (Flume sleeps its back-off
+                # here, up to 5 s of latency for the next record). Back off only when poll did not wait.
+                waited = time.monotonic() - started >= self.config.batch_duration_ms / 2000.0
+                return Status.READY if waited else Status.BACKOFF
             if not self._deliver():
                 return Status.BACKOFF
             self._commit(consumer)
@@ -240,8 +252,13 @@ class KafkaSource(PollableSource):
         deadline = time.monotonic() + config.batch_duration_ms / 1000.0
         while self._count < config.batch_size:
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 and self._count:
                 break
+            if not self._count:
+                # kafka-python cannot finish a fetch (or an offset reset) within a few ms: the first poll of
+                # a batch waits at least _FIRST_POLL_S. It returns as soon as records arrive, so this bounds
+                # only an idle wait, not latency.
+                remaining = max(remaining, _FIRST_POLL_S)
             started = time.monotonic()
             polled = consumer.poll(timeout_ms=int(remaining * 1000) or 1,
                                    max_records=config.batch_size - self._count)
