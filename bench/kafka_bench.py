@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import struct
 import sys
 import threading
@@ -27,12 +26,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kafka import KafkaConsumer, KafkaProducer  # noqa: E402
+from kafka import KafkaConsumer, KafkaProducer
 
-from flafka.config.loader import plan_from_properties  # noqa: E402
-from flafka.config.properties import parse_properties  # noqa: E402
-from flafka.runtime.agent import Agent  # noqa: E402
-from tests.integration.kafka_tools import KafkaTools  # noqa: E402
+from flafka.config.loader import plan_from_properties
+from flafka.config.properties import parse_properties
+from flafka.runtime.agent import Agent
+from tests.integration.kafka_tools import KafkaTools
 
 
 def prefill(tools: KafkaTools, records: int, size: int, partitions: int) -> str:
