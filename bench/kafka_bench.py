@@ -6,6 +6,7 @@
 
 Measurements (each on a fresh topic, prefilled before timing starts):
   raw      kafka-python KafkaConsumer reading the topic: the ceiling for the source
+  raw-produce  kafka-python KafkaProducer writing as fast as it can: the ceiling for the Kafka sink
   null     Kafka source -> memory channel -> null sink
   kafka    Kafka source -> memory channel -> Kafka sink (acks=1)
   latency  Kafka -> memory -> Kafka at a fixed rate (--rate, default 1000/s), small batches: p50/p99 of
@@ -58,6 +59,21 @@ def raw_consume(bootstrap: str, topic: str, records: int) -> float:
             got += len(batch)
     elapsed = time.perf_counter() - (started or time.perf_counter())
     consumer.close()
+    return records / elapsed
+
+
+def raw_produce(bootstrap: str, records: int, size: int) -> float:
+    """kafka-python KafkaProducer alone (acks=1, linger 5 ms): the ceiling for the Kafka sink."""
+    topic = KafkaTools(bootstrap).create_topic(4, prefix="rawprod")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=5,
+                             batch_size=524288)
+    body = b"x" * size
+    started = time.perf_counter()
+    for _ in range(records):
+        producer.send(topic, value=body)
+    producer.flush()
+    elapsed = time.perf_counter() - started
+    producer.close()
     return records / elapsed
 
 
@@ -175,7 +191,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=300_000)
     parser.add_argument("--sizes", default="100,1024")
     parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--only", default="raw,null,kafka,latency")
+    parser.add_argument("--only", default="raw,raw-produce,null,kafka,latency")
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
@@ -188,13 +204,17 @@ def main() -> None:
           f"{args.records:,} records, {args.partitions} partitions")
     for size in (int(s) for s in args.sizes.split(",")):
         topic = prefill(tools, args.records, size, args.partitions)
-        for name in ("raw", "null", "kafka"):
+        for name in ("raw", "raw-produce", "null", "kafka"):
             if name not in only:
                 continue
-            rate = raw_consume(bootstrap, topic, args.records) if name == "raw" else pipeline(
-                bootstrap, topic, args.records, name)
-            label = {"raw": "raw kafka-python consumer", "null": "Kafka -> memory -> null",
-                     "kafka": "Kafka -> memory -> Kafka"}[name]
+            if name == "raw":
+                rate = raw_consume(bootstrap, topic, args.records)
+            elif name == "raw-produce":
+                rate = raw_produce(bootstrap, args.records, size)
+            else:
+                rate = pipeline(bootstrap, topic, args.records, name)
+            label = {"raw": "raw kafka-python consumer", "raw-produce": "raw kafka-python producer",
+                     "null": "Kafka -> memory -> null", "kafka": "Kafka -> memory -> Kafka"}[name]
             print(f"{size:>5} B  {label:<28} {rate:>10,.0f} events/s {rate * size / 1e6:>8.1f} MB/s", flush=True)
     if "latency" in only:
         p50, p99, n = latency(bootstrap, args.rate, args.seconds)
