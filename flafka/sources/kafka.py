@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
+from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
 
 from flafka.config.params import ComponentConfig, param, prefixed
@@ -131,16 +131,36 @@ class KafkaSourceConfig(ComponentConfig):
         return self.client_args().warnings
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped library base
+class _Rebalance(AsyncConsumerRebalanceListener):  # type: ignore[misc]  # untyped library base
+    """kafka-python 3 runs this on its IO thread while the runner thread waits inside ``poll``: the batch
+    in hand can be touched safely, but a blocking consumer call would deadlock, so the commit is awaited."""
+
     def __init__(self, source: KafkaSource) -> None:
         self._source = source
 
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self._source._on_revoked(set(revoked))
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        source = self._source
+        offsets = source._prepare_revocation(set(revoked))
+        if not offsets or source._consumer is None:
+            return
+        started = time.monotonic()
+        try:
+            await source._consumer.commit_async(offsets)
+        except KafkaError as exc:
+            source._revocation_commit_failed(set(revoked), exc)
+            return
+        finally:
+            source.counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
+        source._committed(offsets)
+        log.info("Kafka source %s delivered and committed its batch before giving up partitions. partitions=%d",
+                 source.name, len(revoked))
 
-    def on_partitions_assigned(self, assigned: Any) -> None:
+    async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("Kafka source %s was assigned partitions. partitions=%s", self._source.name,
-                 ",".join(sorted(f"{tp.topic}-{tp.partition}" for tp in assigned)))
+                 ",".join(sorted(f"{tp.topic}-{tp.partition}" for tp in assigned)) or "none")
+
+    async def on_partitions_lost(self, lost: Any) -> None:
+        self._source._drop(set(lost), "lost its partitions (evicted from the group)")
 
 
 class KafkaSource(PollableSource):
@@ -214,11 +234,13 @@ class KafkaSource(PollableSource):
 
     def stop(self) -> None:
         with self._lock:
-            consumer, self._consumer = self._consumer, None
+            consumer = self._consumer
             if consumer is not None:
                 if self._delivered:
                     self._commit(consumer)  # graceful stop: everything delivered is committed
+                # Leaving the group revokes the partitions: the listener delivers and commits what is in hand.
                 consumer.close(autocommit=False, timeout_ms=5000)
+                self._consumer = None
             if self._dead_letters is not None:
                 self._dead_letters.close(timeout=5)
                 self._dead_letters = None
@@ -357,9 +379,16 @@ class KafkaSource(PollableSource):
         try:
             consumer.commit({tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._offsets.items()})
         except KafkaError as exc:
+            owned = consumer.assignment()
+            gone = [tp for tp in self._offsets if tp not in owned]
+            for tp in gone:  # never committable again: their new owner may deliver them once more
+                self._offsets.pop(tp)
             self._once.log(logging.WARNING, f"commit:{type(exc).__name__}",
                            f"Kafka source {self.name} could not commit offsets; retrying with the next batch "
-                           f"(events are in the channels; a crash before then re-reads them). {exc}")
+                           f"(events are in the channels; a crash before then re-reads them). "
+                           f"partitions_no_longer_owned={len(gone)} {exc}")
+            if not self._offsets:
+                self._delivered = False
             return False
         finally:
             self.counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
@@ -367,25 +396,39 @@ class KafkaSource(PollableSource):
         self._delivered = False
         return True
 
-    def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Runs inside ``poll`` on the runner thread, before the group rebalances."""
+    def _prepare_revocation(self, revoked: set[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Before the group rebalances: deliver the batch in hand; the offsets to commit now."""
         self._revoked = True
-        consumer = self._consumer
-        if consumer is None or not revoked:
-            return
+        if not revoked:
+            return {}
         if (self._count or self._bad) and not self._delivered:
             self._deliver()
-        if self._delivered and self._commit(consumer):
-            log.info("Kafka source %s delivered and committed its batch before giving up partitions. "
-                     "partitions=%d", self.name, len(revoked))
-            return
-        # What could not be delivered or committed for the revoked partitions is left to their new owner.
-        dropped = sum(len(seg) for tp, seg in self._segments if tp in revoked)
-        self._segments = [(tp, seg) for tp, seg in self._segments if tp not in revoked]
-        self._count -= dropped
-        self._bad = [r for r in self._bad if TopicPartition(r.topic, r.partition) not in revoked]
+        if not self._delivered:
+            # Could not deliver: what belongs to the revoked partitions is left to their new owner.
+            self._drop(revoked, "gave up partitions with undelivered events")
+            return {}
+        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._offsets.items()}
+
+    def _committed(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        for tp in offsets:
+            self._offsets.pop(tp, None)
+        if not self._offsets:
+            self._delivered = False
+
+    def _revocation_commit_failed(self, revoked: set[TopicPartition], exc: Exception) -> None:
         for tp in revoked:
             self._offsets.pop(tp, None)
+        self._once.log(logging.WARNING, f"revoke-commit:{type(exc).__name__}",
+                       f"Kafka source {self.name} could not commit before giving up partitions; their new owner "
+                       f"may deliver the last batch again. {exc}")
+
+    def _drop(self, partitions: set[TopicPartition], why: str) -> None:
+        dropped = sum(len(seg) for tp, seg in self._segments if tp in partitions)
+        self._segments = [(tp, seg) for tp, seg in self._segments if tp not in partitions]
+        self._count -= dropped
+        self._bad = [r for r in self._bad if TopicPartition(r.topic, r.partition) not in partitions]
+        for tp in partitions:
+            self._offsets.pop(tp, None)
         if dropped:
-            log.warning("Kafka source %s gave up partitions with undelivered events; their new owner reads them "
-                        "again. events=%d", self.name, dropped)
+            log.warning("Kafka source %s %s; their new owner reads them again. events=%d", self.name, why,
+                        dropped)
