@@ -24,12 +24,12 @@ Differences from Flume (the safe choice, or what Python allows):
   dropped (their new owner reads them again from the committed offset), and offsets of delivered
   events not yet committed are committed before the partitions go, at ``stop()`` too. Flume keeps
   redelivering its rolled-back events from revoked partitions (duplicates).
-* A failed offset commit is logged (WARNING, once per kind) and counted (``commit_failures``), and the
+* A failed offset commit is logged (WARNING, once per kind) and counted (``CommitFailCount``), and the
   offsets are kept and committed with the next batch; Flume logs at INFO and forgets them (more
   redeliveries). Offsets are committed per partition up to the lowest offset still awaiting
   redelivery, where Flume skips the whole commit while any rolled-back event waits.
 * A record that is not a valid AvroFlumeEvent (``parseAsFlumeEvent = true``) is counted
-  (``undecodable_records``), logged once per kind and skipped; its offset is committed with the batch.
+  (``EventReadFail``), logged once per kind and skipped; its offset is committed with the batch.
   Flume fails the take that meets it with a ChannelException, so the sink's whole batch rolls back.
 * ``capacity``/``transactionCapacity`` are accepted with a warning (Flume ignores them silently);
   ``kafka.producer.transactional.id`` is refused (Flume's producer would fail on it at the first send).
@@ -402,10 +402,6 @@ class KafkaChannel(Channel):
         self._stopping = False
         self._wake_generation = 0
         self._once = OncePerKind(log)
-        #: Records skipped because they are not AvroFlumeEvent datums (parseAsFlumeEvent = true).
-        self.undecodable_records = 0
-        #: Offset commits that failed after the events were delivered (those events may come again).
-        self.commit_failures = 0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -453,8 +449,8 @@ class KafkaChannel(Channel):
             except KafkaError as exc:
                 log.warning("Kafka channel %s could not close its producer cleanly: %s", self.name, exc)
         self.counter.stop()
-        log.info("Kafka channel %s stopped. undecodable_records=%d commit_failures=%d", self.name,
-                 self.undecodable_records, self.commit_failures)
+        log.info("Kafka channel %s stopped. undecodable_records=%d failed_commits=%d", self.name,
+                 self.counter.event_read_fail, self.counter.commit_fail_count)
 
     def _close_taker(self, taker: _Taker) -> None:
         # A take holds the lock at most one poll (the wakeup above ends its wait) or one offset commit.
@@ -663,7 +659,7 @@ class KafkaChannel(Channel):
         return count
 
     def _undecodable(self, record: Any, exc: AvroDecodeError) -> None:
-        self.undecodable_records += 1
+        self.counter.event_read_fail += 1
         self._once.log(logging.WARNING, "avro",
                        f"Kafka channel {self.name} skipped a record that is not an AvroFlumeEvent (parseAsFlumeEvent "
                        f"is true). topic={record.topic} partition={record.partition} offset={record.offset} "
@@ -698,7 +694,7 @@ class KafkaChannel(Channel):
             taker.mark_committed(offsets)
 
     def _commit_failed(self, exc: KafkaError | None, when: str) -> None:
-        self.commit_failures += 1
+        self.counter.commit_fail_count += 1
         reason = type(exc).__name__ if exc is not None else "closed"
         self._once.log(logging.WARNING, f"commit:{reason}",
                        f"Kafka channel {self.name} could not commit offsets {when}; they are retried with the next "

@@ -148,7 +148,9 @@ class KafkaChannelCounter(ChannelCounter):
 
     fields: ClassVar[tuple[str, ...]] = (
         *ChannelCounter.fields, "kafka_event_get_timer", "kafka_event_send_timer", "kafka_commit_timer",
-        "rollback_count")
+        "rollback_count", "event_read_fail", "commit_fail_count")
+    event_read_fail: int  # flafka: records that are not AvroFlumeEvents (skipped)
+    commit_fail_count: int  # flafka: offset commits that failed (retried; duplicates possible)
     kafka_event_get_timer: int
     kafka_event_send_timer: int
     kafka_commit_timer: int
