@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +97,37 @@ class KafkaTools:
                                           [(k, v) for k, v in (r.headers or [])], r.timestamp))
             return out
         finally:
+            consumer.close()
+
+    def read_all(self, topic: str, timeout: float = 60.0) -> list[Record]:
+        """Every record of ``topic`` up to its end offsets at the time of the call."""
+        ends = self.end_offsets(topic)
+        return self.read(topic, sum(ends.values()), timeout=timeout)
+
+    @contextmanager
+    def watch(self, topic: str) -> Iterator[Callable[[], int]]:
+        """A function returning how many records ``topic`` has received since the block began (polled in
+        a background thread, so the count follows the stream closely)."""
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or set())]
+        consumer.assign(partitions)
+        consumer.seek_to_end()
+        for tp in partitions:
+            consumer.position(tp)
+        seen = [0]
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.is_set():
+                seen[0] += sum(len(b) for b in consumer.poll(timeout_ms=50).values())
+
+        thread = threading.Thread(target=poll, daemon=True)
+        thread.start()
+        try:
+            yield lambda: seen[0]
+        finally:
+            stop.set()
+            thread.join(10)
             consumer.close()
 
     def committed(self, group: str, topic: str) -> dict[int, int]:

@@ -30,7 +30,7 @@ def test_broker_restart_mid_stream_loses_nothing(kafka: KafkaTools, devstack: De
         restart = subprocess.run([sys.executable, "-m", "devstack", "restart", "kafka"], cwd=REPO_ROOT,
                                  capture_output=True, text=True, timeout=180, check=False)
         assert restart.returncode == 0, restart.stderr
-        wait_until(lambda: len({r.value for r in kafka.read(sink_topic, 30_000, timeout=10)}) >= 30_000,
+        wait_until(lambda: len({r.value for r in kafka.read_all(sink_topic)}) >= 30_000,
                    timeout=180, interval=2.0, message="every record after the broker restart")
-    delivered = {r.value for r in kafka.read(sink_topic, 30_000, settle=0.5)}
+    delivered = {r.value for r in kafka.read_all(sink_topic)}
     assert delivered == set(ids)
