@@ -81,6 +81,8 @@ class KafkaTools:
                                  auto_offset_reset="earliest")
         try:
             partitions = consumer.partitions_for_topic(topic) or set()
+            if not partitions:  # metadata not available (yet): nothing can be read now
+                return []
             consumer.assign([TopicPartition(topic, p) for p in sorted(partitions)])
             consumer.seek_to_beginning()
             out: list[Record] = []
