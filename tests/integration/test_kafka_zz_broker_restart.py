@@ -1,7 +1,7 @@
 """A broker restart in the middle of a Kafka -> memory -> Kafka stream loses nothing.
 
-This test restarts the shared devstack broker (same port and data): it runs last in its session
-(file name order) and waits until the broker answers again before it ends.
+This test restarts the shared devstack broker (same port and data). Its file name makes it run after the
+other Kafka tests, and it ends only when the broker accepts new topics again.
 """
 
 from __future__ import annotations
@@ -34,3 +34,12 @@ def test_broker_restart_mid_stream_loses_nothing(kafka: KafkaTools, devstack: De
                    timeout=180, interval=2.0, message="every record after the broker restart")
     delivered = {r.value for r in kafka.read_all(sink_topic)}
     assert delivered == set(ids)
+    wait_until(lambda: _broker_ready(kafka), timeout=60, interval=0.5, message="the broker to take new topics")
+
+
+def _broker_ready(kafka: KafkaTools) -> bool:
+    try:
+        kafka.create_topic(partitions=1, prefix="ready")
+    except Exception:  # any client error means: not yet
+        return False
+    return True
