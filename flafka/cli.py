@@ -3,6 +3,9 @@
 Flume's own flags are accepted (``agent`` sub-command, ``-n``, ``-f`` repeated, ``-c``, ``-i``,
 ``--no-reload-conf``, ``-D...`` system properties), so a ``flume-ng agent ...`` command line can be
 pointed at flafka unchanged. Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.
+
+``flafka-agent channel inspect DIR [DIR...]`` prints what a file channel's directories hold (see
+:mod:`flafka.channels.file.inspect`).
 """
 
 from __future__ import annotations
@@ -125,7 +128,12 @@ class _Reloader(threading.Thread):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    raw, system = _split_java_options(list(sys.argv[1:] if argv is None else argv))
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["channel"]:
+        from flafka.channels.file.inspect import main as channel_main  # noqa: PLC0415  # only this sub-command needs it
+
+        return channel_main(arguments[1:])
+    raw, system = _split_java_options(arguments)
     try:
         args = _parser().parse_args(raw)
     except SystemExit as exc:

@@ -71,7 +71,7 @@ BUILTINS: dict[str, tuple[Builtin, ...]] = {
     ),
     "channel": (
         _b("memory", "flafka.channels.memory:MemoryChannel", "channel.MemoryChannel"),
-        _b("file", None, "channel.file.FileChannel", later="the durable file channel"),
+        _b("file", "flafka.channels.file:FileChannel", "channel.file.FileChannel"),
         _b("kafka", "flafka.channels.kafka:KafkaChannel", "channel.kafka.KafkaChannel"),
         _b("spillablememory", None, "channel.SpillableMemoryChannel", later="the spillable channel"),
         _b("jdbc", None, "channel.jdbc.JdbcChannel", later="the JDBC channel (no plan)"),

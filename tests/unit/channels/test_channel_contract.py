@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from flafka.channels.base import Channel
+from flafka.channels.file import FileChannel
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import TransactionError
 from flafka.event import Event
@@ -34,8 +35,14 @@ def _memory(tmp_path: Path) -> Channel:
     return build(MemoryChannel, {"capacity": "1000", "transactionCapacity": "100", "keep-alive": "0"})
 
 
+def _file(tmp_path: Path) -> Channel:
+    return build(FileChannel, {"checkpointDir": str(tmp_path / "checkpoint"), "dataDirs": str(tmp_path / "data"),
+                               "capacity": "1000", "transactionCapacity": "100", "keep-alive": "0"})
+
+
 CHANNELS = [
     pytest.param(_memory, id="memory"),
+    pytest.param(_file, id="file"),
 ]
 
 JOIN_TIMEOUT = 10.0
