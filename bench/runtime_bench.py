@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout, whatever is installed
+
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
 from flafka.runtime.agent import Agent
@@ -72,7 +74,6 @@ def main() -> None:
     parser.add_argument("--body", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for pipeline in SINKS if args.pipeline == "all" else [args.pipeline]:
         rates = [run(pipeline, args.events, args.batch, args.body) for _ in range(args.repeat)]

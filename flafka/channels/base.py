@@ -122,6 +122,10 @@ class Transaction(ABC):
 class Channel(Component):
     """A buffer between sources and sinks, used only through transactions."""
 
+    #: True when committed events survive a stop or crash (file, Kafka): a stop then need not wait for
+    #: sinks to drain it, and what it still holds is not lost.
+    durable: bool = False
+
     def __init__(self, name: str, config: object) -> None:
         super().__init__(name, config)
         self.counter = ChannelCounter(name)

@@ -375,6 +375,8 @@ class _Listener(AsyncConsumerRebalanceListener):  # type: ignore[misc]  # untype
 class KafkaChannel(Channel):
     """See the module docstring."""
 
+    durable = True
+
     config_class = KafkaChannelConfig
     config: KafkaChannelConfig
     counter: KafkaChannelCounter

@@ -2,8 +2,9 @@
 
 Start order is channels → sink runners → source runners; stop is the reverse (reference §2.7). A
 graceful stop is bounded by one deadline: sources stop taking input (the batch in hand commits or
-rolls back), sinks go on until their channels are empty, then everything stops. What a memory
-channel still holds at the deadline is reported as lost, with its count.
+rolls back), sinks go on until their memory channels are empty, then everything stops. What a memory
+channel still holds at the deadline is reported as lost, with its count; a durable channel (file,
+Kafka) keeps its events for the next start and is not drained.
 
 A reload (:meth:`Agent.apply`) restarts only what changed: a source whose properties changed, a
 sink group whose own or members' properties changed, and whatever reads or writes a channel that
@@ -98,15 +99,17 @@ class Agent:
                      len(state.sources), len(state.channels), len(state.groups))
 
     def stop(self, timeout: float = 8.0) -> int:
-        """Graceful stop within ``timeout`` seconds; returns the number of events left in channels."""
+        """Graceful stop within ``timeout`` seconds; returns how many events non-durable channels lost."""
         deadline = time.monotonic() + timeout
         with self._lock:
             state = self._state
             # Sources get at most a third of the time: sinks need the rest to drain.
             self._stop_sources(state.sources.values(), deadline - timeout * 2 / 3)
-            for runner in state.groups.values():
+            # Sinks drain what only memory holds; a durable channel keeps its events for the next start.
+            draining = [r for r in state.groups.values() if not all(c.durable for c in r.channels)]
+            for runner in draining:
                 runner.drain(deadline - 0.5)
-            for runner in state.groups.values():
+            for runner in draining:
                 if runner.alive and runner.started.is_set():
                     runner.drained.wait(max(0.0, deadline - 0.5 - time.monotonic()))
             for runner in state.groups.values():
@@ -115,10 +118,12 @@ class Agent:
             for name, channel in state.channels.items():
                 size = channel.size()
                 channel.stop()
-                if size:
+                if size and channel.durable:
+                    log.info("Channel %s keeps its events for the next start. events=%d", name, size)
+                elif size:
                     left += size
-                    log.error("Channel %s still held events at stop; a memory channel loses them. events=%d",
-                              name, size)
+                    log.error("Channel %s still held events at stop; they are lost (it is not durable). "
+                              "events=%d", name, size)
             state.sources.clear()
             state.groups.clear()
             state.channels.clear()
@@ -184,7 +189,7 @@ class Agent:
                 state.groups.pop(name).stop(max(0.1, deadline - time.monotonic()))
             for name in gone:
                 channel = state.channels.pop(name)
-                if channel.size():
+                if channel.size() and not channel.durable:
                     log.error("Channel %s was removed or replaced by the reload while holding events; "
                               "they are lost. events=%d", name, channel.size())
                 channel.stop()
