@@ -302,6 +302,23 @@ class KafkaSource(PollableSource):
         now = str(int(time.time() * 1000))
         out: list[Event] = []
         append = out.append
+        if not flume_format and not header_map and records:
+            # The common case in one tight loop: a records list is one partition of one topic.
+            partition = str(records[0].partition)
+            topic = records[0].topic
+            for record in records:
+                ts = record.timestamp
+                headers = {"timestamp": str(ts) if ts >= 0 else now, "partition": partition,
+                           "offset": str(record.offset)}
+                if topic_header is not None:
+                    headers[topic_header] = topic
+                key = record.key
+                if key is not None:
+                    headers["key"] = key.decode("utf-8", "replace")
+                value = record.value
+                append(Event(b"" if value is None else value, headers))
+            self._count += len(out)
+            return out
         for record in records:
             value = record.value if record.value is not None else b""
             if flume_format:
