@@ -7,12 +7,10 @@ itself and `down` at the end, for the servers it started only.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import subprocess
 import sys
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,14 +99,3 @@ def kafka(devstack: Devstack) -> KafkaTools:
     """Topic creation, producing and reading back against the devstack broker."""
     return KafkaTools(devstack.kafka_bootstrap)
 
-
-@pytest.fixture(autouse=True)
-def _collect_kafka_python_sockets() -> Iterator[None]:
-    """kafka-python 3.0 abandons the socket of a connection attempt that a refused connect or a close cuts
-    short; it is closed only when the garbage collector frees it, with a ResourceWarning that would fail
-    whichever later test happens to trigger the collection. Collect after each integration test, with
-    that one warning silenced."""
-    yield
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="unclosed <socket", category=ResourceWarning)
-        gc.collect()
