@@ -13,13 +13,8 @@ still holds an event not taken for good.
 
 from __future__ import annotations
 
-import functools
-import random
 import shutil
 import tempfile
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,11 +24,12 @@ from hypothesis import event as tally
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from flafka.channels.base import Transaction, TxState
+from flafka.channels.base import Transaction
 from flafka.channels.file import FileChannel
 from flafka.errors import ChannelFullError, TransactionError
 from flafka.event import Event
 from flafka.testing import build
+from tests.unit.channels.stress import stress
 
 MAX_OPEN = 3
 BODY_SIZES = (0, 1, 30, 120)
@@ -244,93 +240,15 @@ TestFileChannelModel.settings = settings(
 
 # --- concurrency stress ------------------------------------------------------------------------------------
 
-TOTAL = 60_000
-PRODUCERS = 3
-CONSUMERS = 2
-DEADLINE = 120.0
-
-
-class _Worker(threading.Thread):
-    def __init__(self, target: Callable[[], None], name: str, stop: threading.Event) -> None:
-        super().__init__(name=name, daemon=True)
-        self._fn = target
-        self._stop_all = stop
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._fn()
-        except BaseException as exc:  # handed to the test thread, which fails on it
-            self.error = exc
-            self._stop_all.set()
-
 
 def test_concurrent_producers_and_consumers_deliver_every_event_exactly_once(tmp_path: Path) -> None:
     channel = build(FileChannel, {"checkpointDir": str(tmp_path / "c"), "dataDirs": str(tmp_path / "d"),
                                   "capacity": "2000", "transactionCapacity": "100", "keep-alive": "0.05",
                                   "maxFileSize": "20000"}, "stress")
     channel.start()
-    stop = threading.Event()
-    lock = threading.Lock()
-    delivered: list[list[bytes]] = [[] for _ in range(CONSUMERS)]
-    delivered_total = [0]
-
-    def producer(p: int) -> None:
-        rng = random.Random(1000 + p)
-        numbers = range(p, TOTAL, PRODUCERS)
-        i = 0
-        while i < len(numbers) and not stop.is_set():
-            batch = [Event(b"%d" % k) for k in numbers[i : i + rng.randint(1, 100)]]
-            tx = channel.transaction()
-            try:
-                tx.put_batch(batch)
-                tx.commit()
-            except ChannelFullError:
-                tx.rollback()
-                continue  # the same numbers again: nothing of this batch was stored
-            finally:
-                tx.close()
-            i += len(batch)
-
-    def consumer(c: int) -> None:
-        rng = random.Random(2000 + c)
-        mine = delivered[c]
-        while not stop.is_set():
-            with lock:
-                if delivered_total[0] >= TOTAL:
-                    return
-            tx = channel.transaction()
-            try:
-                batch = tx.take_batch(rng.randint(1, 100), 0.05)
-                if batch and rng.random() < 0.1:
-                    tx.rollback()
-                    continue
-                tx.commit()
-            finally:
-                if tx.state is TxState.OPEN:
-                    tx.rollback()
-                tx.close()
-            mine.extend(e.body for e in batch)
-            with lock:
-                delivered_total[0] += len(batch)
-
-    workers = [_Worker(functools.partial(producer, p), f"producer-{p}", stop) for p in range(PRODUCERS)]
-    workers += [_Worker(functools.partial(consumer, c), f"consumer-{c}", stop) for c in range(CONSUMERS)]
-    deadline = time.monotonic() + DEADLINE
     try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
-            assert not worker.is_alive(), f"{worker.name} did not finish within {DEADLINE}s"
+        result = stress(channel, total=60_000, producers=3, consumers=2)
     finally:
-        stop.set()
-        channel.wakeup()
-        for worker in workers:
-            worker.join(5.0)
         channel.stop()
-    for worker in workers:
-        assert worker.error is None, f"{worker.name} failed: {worker.error!r}"
-    numbers = sorted(int(body) for part in delivered for body in part)
-    assert numbers == list(range(TOTAL))
+    assert result.numbers == list(range(60_000))  # every event exactly once
     assert len(list((tmp_path / "d").glob("log-*"))) == 1  # every consumed segment was deleted

@@ -14,11 +14,6 @@ that roll back some of their takes, and checks every number is delivered exactly
 
 from __future__ import annotations
 
-import functools
-import random
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -27,11 +22,12 @@ from hypothesis import event as tally
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from flafka.channels.base import Transaction, TxState
+from flafka.channels.base import Transaction
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import ChannelFullError, TransactionError
 from flafka.event import Event
 from flafka.testing import build
+from tests.unit.channels.stress import stress
 
 MAX_OPEN = 3
 BODY_SIZES = (0, 1, 99, 100, 101, 250)
@@ -301,105 +297,20 @@ TestMemoryChannelModel.settings = settings(
 
 # --- concurrency stress ------------------------------------------------------------------------------------
 
-TOTAL = 200_000
-PRODUCERS = 4
-CONSUMERS = 2
-DEADLINE = 120.0
-
-
-class _Worker(threading.Thread):
-    """Runs ``target``; on an exception keeps it for the test thread and sets ``stop`` for the others."""
-
-    def __init__(self, target: Callable[[], None], name: str, stop: threading.Event) -> None:
-        super().__init__(name=name, daemon=True)
-        self._fn = target
-        self._stop_all = stop
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._fn()
-        except BaseException as exc:  # handed to the test thread, which fails on it
-            self.error = exc
-            self._stop_all.set()
-
 
 def test_concurrent_producers_and_consumers_deliver_every_event_exactly_once() -> None:
     channel = build(MemoryChannel, {"capacity": "1000", "transactionCapacity": "100", "keep-alive": "0.01"},
                     "stress")
     channel.start()
-    stop = threading.Event()
-    lock = threading.Lock()
-    delivered: list[list[bytes]] = [[] for _ in range(CONSUMERS)]
-    delivered_total = [0]
-    rollbacks = [0]
-
-    def producer(p: int) -> None:
-        rng = random.Random(1000 + p)
-        numbers = range(p, TOTAL, PRODUCERS)
-        i = 0
-        while i < len(numbers) and not stop.is_set():
-            n = rng.randint(1, 100)
-            batch = [Event(b"%d" % k) for k in numbers[i : i + n]]
-            tx = channel.transaction()
-            try:
-                tx.put_batch(batch)
-                tx.commit()
-            except ChannelFullError:  # keep-alive is short on purpose: this path runs a few times a run
-                tx.rollback()
-                continue  # the same numbers again: nothing of this batch was stored
-            finally:
-                tx.close()
-            i += len(batch)
-
-    def consumer(c: int) -> None:
-        rng = random.Random(2000 + c)
-        mine = delivered[c]
-        while not stop.is_set():
-            with lock:
-                if delivered_total[0] >= TOTAL:
-                    return
-            tx = channel.transaction()
-            try:
-                batch = tx.take_batch(rng.randint(1, 100), 0.05)
-                if batch and rng.random() < 0.1:
-                    tx.rollback()
-                    with lock:
-                        rollbacks[0] += 1
-                    continue
-                tx.commit()
-            finally:
-                if tx.state is TxState.OPEN:
-                    tx.rollback()
-                tx.close()
-            mine.extend(e.body for e in batch)
-            with lock:
-                delivered_total[0] += len(batch)
-
-    workers = [_Worker(functools.partial(producer, p), f"producer-{p}", stop) for p in range(PRODUCERS)]
-    workers += [_Worker(functools.partial(consumer, c), f"consumer-{c}", stop) for c in range(CONSUMERS)]
-    deadline = time.monotonic() + DEADLINE
     try:
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(max(0.0, deadline - time.monotonic()))
-            assert not worker.is_alive(), f"{worker.name} did not finish within {DEADLINE}s"
+        result = stress(channel, total=200_000, producers=4, consumers=2)
+        assert len(result.numbers) == 200_000  # no duplicates, no losses (with the next line)
+        assert result.numbers == list(range(200_000))
+        assert channel.size() == 0
+        assert channel.counter.event_put_success_count == 200_000
+        assert channel.counter.event_take_success_count == 200_000
+        assert result.rollbacks > 0  # the rollback path was exercised
+        with channel.transaction() as tx:
+            assert tx.take_batch(100, 0.0) == []
     finally:
-        stop.set()
-        channel.wakeup()
-        for worker in workers:
-            worker.join(5.0)
         channel.stop()
-    for worker in workers:
-        assert worker.error is None, f"{worker.name} failed: {worker.error!r}"
-
-    numbers = sorted(int(body) for part in delivered for body in part)
-    assert len(numbers) == TOTAL  # no duplicates, no losses (with the next line)
-    assert numbers == list(range(TOTAL))
-    assert channel.size() == 0
-    assert channel.counter.event_put_success_count == TOTAL
-    assert channel.counter.event_take_success_count == TOTAL
-    assert rollbacks[0] > 0  # the rollback path was exercised
-    with channel.transaction() as tx:
-        assert tx.take_batch(100, 0.0) == []
