@@ -9,21 +9,25 @@ Measurements (each on a fresh topic, prefilled before timing starts):
   raw-produce  kafka-python KafkaProducer writing as fast as it can: the ceiling for the Kafka sink
   null     Kafka source -> memory channel -> null sink
   kafka    Kafka source -> memory channel -> Kafka sink (acks=1)
-  latency  Kafka -> memory -> Kafka at a fixed rate (--rate, default 1000/s), small batches: p50/p99 of
-           (time the record reached the output topic's consumer) - (time it was produced)
+  latency  Kafka -> memory -> Kafka at a fixed rate (--rate, default 1000/s), small batches, p50/p99 of
+           the pipeline's own latency (broker LogAppendTime on the output topic minus on the input topic)
+           and of client to client (load generator's send -> reader's poll, which adds two kafka-python
+           hops). The load generator and the reader run in their own processes; timing starts after a
+           warm-up record went through.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import struct
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -31,6 +35,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
+from flafka.kafka.polling import PollPacer
 from flafka.runtime.agent import Agent
 from tests.integration.kafka_tools import KafkaTools
 
@@ -122,10 +127,67 @@ a.sinks.k1.channel = c1
     return records / elapsed
 
 
-def latency(bootstrap: str, rate: int, seconds: float) -> tuple[float, float, int]:
+_WARM_UP = b"w"
+
+
+def _generate(bootstrap: str, topic: str, total: int, rate: int, warm: Any) -> None:
+    """Load generator (own process): warm-up records until one came out, then ``total`` at ``rate``/s."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=0)
+    while not warm.is_set():
+        producer.send(topic, value=struct.pack(">d", time.time()) + _WARM_UP)
+        producer.flush()
+        warm.wait(0.05)
+    start = time.perf_counter()
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        producer.send(topic, value=struct.pack(">d", time.time()) + b"x" * 92)
+    producer.flush()
+    producer.close()
+
+
+def _read(bootstrap: str, topics: tuple[str, str], total: int, *, timeout_s: float, warm: Any,
+          results: Any) -> None:
+    """Reader (own process): per measured record, (client to client, broker to broker) latency in seconds.
+
+    Client to client: produced by the load generator → read from the output topic by this reader.
+    Broker to broker: appended to the input topic → appended to the output topic (both topics stamp
+    records with the broker's LogAppendTime, in ms), the pipeline alone."""
+    topic_in, topic_out = topics
+    consumer = KafkaConsumer(topic_in, topic_out, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                             group_id=f"latc-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5)
+    pacer = PollPacer(consumer)
+    appended_in: dict[bytes, int] = {}
+    out: list[tuple[bytes, float, int]] = []  # (value, client to client, output append time)
+    deadline = time.monotonic() + timeout_s
+    while len(out) < total and time.monotonic() < deadline:
+        polled = consumer.poll(timeout_ms=pacer.timeout_ms(0.1))
+        pacer.polled(bool(polled))
+        now = time.time()
+        for tp, batch in polled.items():
+            for record in batch:
+                if record.value[8:] == _WARM_UP:
+                    if tp.topic == topic_out:
+                        warm.set()
+                elif tp.topic == topic_in:
+                    appended_in[record.value] = record.timestamp
+                else:
+                    out.append((record.value, now - struct.unpack(">d", record.value[:8])[0], record.timestamp))
+    consumer.close()
+    results.put([(client, (appended - appended_in[value]) / 1000.0) for value, client, appended in out
+                 if value in appended_in])
+
+
+def latency(bootstrap: str, rate: int, seconds: float) -> tuple[dict[str, tuple[float, float, float]], int, int]:
+    """{"client": (p50, p99, max) ms, "broker": …}, records measured, records sent. The agent runs in this
+    process; the load generator and the reader each run in their own, so neither competes with the agent
+    for the GIL. Measuring starts once a warm-up record went all the way through (group joins are not
+    latency)."""
     tools = KafkaTools(bootstrap)
-    topic_in = tools.create_topic(1, prefix="lat-in")
-    topic_out = tools.create_topic(1, prefix="lat-out")
+    append_time = {"message.timestamp.type": "LogAppendTime"}
+    topic_in = tools.create_topic(1, prefix="lat-in", configs=append_time)
+    topic_out = tools.create_topic(1, prefix="lat-out", configs=append_time)
     text = f"""
 a.sources = r1
 a.channels = c1
@@ -151,39 +213,31 @@ a.sinks.k1.kafka.producer.linger.ms = 0
 """
     agent = Agent(plan_from_properties(parse_properties(text, "bench"), "a").plan)
     agent.start()
-    consumer = KafkaConsumer(topic_out, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             group_id=f"latc-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5)
-    samples: list[float] = []
     total = int(rate * seconds)
-    done = threading.Event()
-
-    def read() -> None:
-        while len(samples) < total and not done.is_set():
-            for batch in consumer.poll(timeout_ms=100).values():
-                now = time.time()
-                samples.extend(now - struct.unpack(">d", r.value[:8])[0] for r in batch)
-
-    reader = threading.Thread(target=read)
-    reader.start()
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=0)
-    time.sleep(3)  # the source's consumer joins its group and gets its partition
-    interval = 1.0 / rate
-    start = time.perf_counter()
-    for i in range(total):
-        target = start + i * interval
-        delay = target - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        producer.send(topic_in, value=struct.pack(">d", time.time()) + b"x" * 92)
-    producer.flush()
-    reader.join(timeout=seconds + 30)
-    done.set()
-    reader.join()
-    producer.close()
-    consumer.close()
-    agent.stop(10)
-    ms = sorted(s * 1000 for s in samples)
-    return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))], len(ms)
+    context = multiprocessing.get_context("spawn")  # no fork of a process with running threads
+    warm = context.Event()
+    results = context.Queue()
+    reader = context.Process(target=_read, args=(bootstrap, (topic_in, topic_out), total),
+                             kwargs={"timeout_s": seconds + 60, "warm": warm, "results": results})
+    generator = context.Process(target=_generate, args=(bootstrap, topic_in, total, rate, warm))
+    try:
+        reader.start()
+        generator.start()
+        samples: list[tuple[float, float]] = results.get(timeout=seconds + 90)
+        generator.join(30)
+        reader.join(30)
+    finally:
+        for process in (generator, reader):
+            if process.is_alive():
+                process.kill()
+        agent.stop(10)
+    if not samples:
+        sys.exit("latency: no record came out of the pipeline")
+    figures = {}
+    for name, column in (("client", 0), ("broker", 1)):
+        ms = sorted(sample[column] * 1000 for sample in samples)
+        figures[name] = (ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))], ms[-1])
+    return figures, len(samples), total
 
 
 def main() -> None:
@@ -217,8 +271,11 @@ def main() -> None:
                      "null": "Kafka -> memory -> null", "kafka": "Kafka -> memory -> Kafka"}[name]
             print(f"{size:>5} B  {label:<28} {rate:>10,.0f} events/s {rate * size / 1e6:>8.1f} MB/s", flush=True)
     if "latency" in only:
-        p50, p99, n = latency(bootstrap, args.rate, args.seconds)
-        print(f"latency Kafka -> memory -> Kafka at {args.rate}/s: p50 {p50:.1f} ms, p99 {p99:.1f} ms ({n} events)")
+        figures, n, sent = latency(bootstrap, args.rate, args.seconds)
+        print(f"latency Kafka -> memory -> Kafka at {args.rate}/s ({n:,} of {sent:,} events):")
+        for name, label in (("broker", "input append -> output append"), ("client", "producer send -> consumer read")):
+            p50, p99, worst = figures[name]
+            print(f"  {label:<32} p50 {p50:5.1f} ms  p99 {p99:5.1f} ms  max {worst:6.1f} ms")
 
 
 if __name__ == "__main__":

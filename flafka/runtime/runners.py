@@ -169,8 +169,10 @@ class SinkRunner(Runner):
                 break
             idle += 1
             if any(c.size() for c in self.channels):
-                # Backed off with events waiting: the destination is busy, so Flume's back-off applies.
-                self._stopping.wait(min(idle, 5))
+                if idle == 1:
+                    continue  # committed just after the sink found the channel empty: take them now
+                # Backed off again with events waiting: the destination is busy, so Flume's back-off applies.
+                self._stopping.wait(min(idle - 1, 5))
             else:
                 self.channels[0].wait_for_events(min(idle, 5))
 

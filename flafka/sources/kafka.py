@@ -37,6 +37,7 @@ from flafka.errors import ChannelError, FlafkaError
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode
 from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
+from flafka.kafka.polling import PollPacer
 from flafka.kafka.zookeeper import brokers_from_zookeeper, migrate_offsets
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSourceCounter
@@ -176,6 +177,7 @@ class KafkaSource(PollableSource):
         self.backoff_sleep_increment_ms = config.backoff_sleep_increment
         self.max_backoff_sleep_ms = config.max_backoff_sleep
         self._consumer: KafkaConsumer | None = None
+        self._pacer: PollPacer | None = None
         self._dead_letters: KafkaProducer | None = None
         self._lock = threading.RLock()  # process() on the runner thread vs stop() from the agent
         self._once = OncePerKind(log)
@@ -228,6 +230,7 @@ class KafkaSource(PollableSource):
         except KafkaError as exc:
             raise KafkaSourceError(f"Kafka source {self.name} cannot connect to {','.join(bootstrap)}: {exc}") from exc
         self._consumer = consumer
+        self._pacer = PollPacer(consumer)
         self.counter.start()
         log.info("Kafka source %s started. group=%s topics=%s", self.name, config.group_id,
                  config.topics_regex or ",".join(topics))
@@ -271,28 +274,29 @@ class KafkaSource(PollableSource):
     def _fill(self, consumer: KafkaConsumer) -> None:
         config = self.config
         counter = self.counter
-        deadline = time.monotonic() + config.batch_duration_ms / 1000.0
+        started = time.monotonic()
+        deadline = started + config.batch_duration_ms / 1000.0
+        # kafka-python cannot finish a fetch (or an offset reset) within a few ms: until the first record
+        # arrives the batch waits at least _FIRST_POLL_S. Records end the wait as soon as they arrive, so
+        # this bounds only an idle wait, not latency.
+        idle_deadline = max(deadline, started + _FIRST_POLL_S)
+        pacer = self._pacer
+        assert pacer is not None
         while self._count < config.batch_size:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 and self._count:
+            remaining = (deadline if self._count else idle_deadline) - time.monotonic()
+            if remaining <= 0:
                 break
-            if not self._count:
-                # kafka-python cannot finish a fetch (or an offset reset) within a few ms: the first poll of
-                # a batch waits at least _FIRST_POLL_S. It returns as soon as records arrive, so this bounds
-                # only an idle wait, not latency.
-                remaining = max(remaining, _FIRST_POLL_S)
-            started = time.monotonic()
-            polled = consumer.poll(timeout_ms=int(remaining * 1000) or 1,
-                                   max_records=config.batch_size - self._count)
-            counter.kafka_event_get_timer += int((time.monotonic() - started) * 1000)
-            if not polled:
-                counter.kafka_empty_count += 1
-                break
+            polled_at = time.monotonic()
+            polled = consumer.poll(timeout_ms=pacer.timeout_ms(remaining), max_records=config.batch_size - self._count)
+            counter.kafka_event_get_timer += int((time.monotonic() - polled_at) * 1000)
+            pacer.polled(bool(polled))
             for tp, records in polled.items():
                 self._segments.append((tp, self._events(records)))
                 self._offsets[tp] = records[-1].offset + 1
             if self._revoked:
                 break
+        if not self._count and not self._bad:
+            counter.kafka_empty_count += 1
 
     def _events(self, records: list[Any]) -> list[Event]:
         config = self.config

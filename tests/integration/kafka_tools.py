@@ -31,12 +31,13 @@ class KafkaTools:
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
 
-    def create_topic(self, partitions: int = 1, prefix: str = "t") -> str:
+    def create_topic(self, partitions: int = 1, prefix: str = "t", configs: dict[str, str] | None = None) -> str:
         """A new topic with a unique name (servers may be reused across sessions)."""
         name = f"{prefix}-{uuid.uuid4().hex[:12]}"
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="flafka-tests")
         try:
-            admin.create_topics([NewTopic(name=name, num_partitions=partitions, replication_factor=1)])
+            admin.create_topics([NewTopic(name=name, num_partitions=partitions, replication_factor=1,
+                                          topic_configs=configs or {})])
         finally:
             admin.close()
         self.wait_for_topic(name, partitions)
