@@ -1,8 +1,9 @@
 """Flume's Kafka sink (``org.apache.flume.sink.kafka.KafkaSink``, reference §3.3, §6.3).
 
-Each ``process()`` takes up to ``flumeBatchSize`` events in one channel transaction, sends them all
-with one thread-safe ``KafkaProducer``, flushes, and waits for every record's acknowledgement; the
-take commits only then. Any Kafka failure rolls the take back (the events go back to the head of the
+Each ``process()`` takes up to ``flumeBatchSize`` events in one channel transaction, queues them all
+in one librdkafka producer (confluent-kafka: kafka-python's producer tops out near 80k records/s here,
+see docs/design-notes.md), flushes, and checks every record's delivery report; the take commits only
+then. Any Kafka failure rolls the take back (the events go back to the head of the
 channel and the whole batch is sent again later, so a record acked before the failure may be
 written twice: at-least-once, as Flume). Both property generations are accepted: Flume 1.6
 (``brokerList``, ``topic``, ``batchSize``, ``requiredAcks``, ``kafka.<0.8 producer key>``) with a
@@ -31,14 +32,18 @@ Differences from Flume:
   escapes (``%Y`` …) are not expanded here (a configuration error names the supported form).
 * Bad data never stalls the sink: an event whose partition header is not an integer (or names a
   partition the topic does not have), whose topic is empty or not a legal Kafka topic name, or that
-  is larger than ``max.request.size``, is counted in ``EventWriteFail``, logged once per kind, and
+  is larger than ``max.request.size`` (or that the broker refuses as a record), is counted in
+  ``EventWriteFail``, logged once per kind, and
   sent to ``deadLetterTopic`` when that flafka extension is set (value as it would have been sent,
   every event header as a Kafka record header, plus ``flafka.error`` saying why); without it the
   event is dropped with an ERROR log giving the count. The rest of the batch is delivered normally.
   Flume fails the whole batch, forever.
-* The producer is created at start, but a broker that cannot be reached then does not fail the
-  start: the connection is retried with each batch (each fails and rolls back until the broker
-  answers). A producer that hit a non-retriable error is closed and a new one made for the next batch.
+* The producer is created at start, and asks for metadata (waiting up to ``max.block.ms``, 30 s when
+  unset) so that an unreachable broker is known at once. That does not fail the start: the connection
+  is retried with each batch (each fails and rolls back until the broker answers). A producer that hit
+  a non-retriable error is dropped (its queued records purged) and a new one made for the next batch.
+* ``linger.ms`` defaults to 0 as in Java's client (librdkafka's own default is 5 ms); every batch is
+  flushed anyway.
 * A Flume 1.6 ``kafka.<key>`` Kafka 0.8 producer setting that has a modern equivalent
   (``kafka.request.required.acks``, ``kafka.compression.codec`` …) is used, with a warning; Flume
   1.7+ ignores them silently. ``kafka.flumeBatchSize`` (the user guide's wrong spelling) is read as a
@@ -48,6 +53,7 @@ Differences from Flume:
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -55,8 +61,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from kafka import KafkaProducer
-from kafka.errors import KafkaError, MessageSizeTooLargeError
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import DeliveryError
@@ -64,6 +69,7 @@ from flafka.escapes import HEADER_ESCAPE, compile_header_escapes, has_header_esc
 from flafka.event import Event
 from flafka.kafka.avro_event import encode
 from flafka.kafka.client_config import ClientArgs, legacy_args, producer_args
+from flafka.kafka.librdkafka_config import librdkafka_producer_config
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSinkCounter
 from flafka.sinks.base import BatchSink
@@ -77,9 +83,10 @@ _OWN_KAFKA_KEYS = ("bootstrap.servers", "topic", "flumeBatchSize")
 _TOPIC_CHARS = re.compile(r"[a-zA-Z0-9._-]+")
 _TOPIC_MAX = 249
 _CLOSE_TIMEOUT_S = 5.0
-_DEFAULT_DELIVERY_TIMEOUT_MS = 120_000  # kafka-python's (and Java's) delivery.timeout.ms default
-_DEFAULT_BOOTSTRAP_TIMEOUT_MS = 30_000
+_DEFAULT_DELIVERY_TIMEOUT_MS = 120_000  # Java's (and librdkafka's) delivery.timeout.ms default
+_DEFAULT_CONNECT_TIMEOUT_MS = 30_000  # when max.block.ms is not set: a start against a broker that is down
 _ERROR_HEADER = "flafka.error"
+_Headers = list[tuple[str, str | bytes | None]]  # Kafka record headers as confluent-kafka takes them
 
 
 def topic_problem(topic: str) -> str | None:
@@ -199,6 +206,11 @@ class KafkaSinkConfig(ComponentConfig):
             problems.append(("kafka.producer.transactional.id",
                              "is not supported by the Kafka sink (Flume never begins a transaction, so every send "
                              "would fail); remove it"))
+        if args.args.get("sasl_mechanism") == "GSSAPI":
+            problems.append(("kafka.producer.sasl.mechanism",
+                             "GSSAPI (Kerberos) is not available to the Kafka sink: the confluent-kafka wheels' "
+                             "librdkafka is built without it. Use SCRAM or PLAIN over SASL_SSL, or install "
+                             "confluent-kafka built from source against libsasl2 (see README)"))
         delivery = args.args.get("delivery_timeout_ms", _DEFAULT_DELIVERY_TIMEOUT_MS)
         floor = args.args.get("linger_ms", 0) + args.args.get("request_timeout_ms", 30_000)
         if delivery < floor:
@@ -234,15 +246,18 @@ class KafkaSink(BatchSink):
         self.batch_size = config.batch_size
         args = config.client_args().args
         args["bootstrap_servers"] = config.servers()
-        # kafka-python connects in its constructor (Java's producer does not): bound that wait like a send's
-        # metadata wait, so a start against a broker that is down does not hang.
-        args.setdefault("bootstrap_timeout_ms", args.get("max_block_ms", _DEFAULT_BOOTSTRAP_TIMEOUT_MS))
-        self._producer_args: dict[str, Any] = args
+        self._acks = args.get("acks")
+        # Java's producer waits up to max.block.ms for the topic's metadata before a send fails; the sink
+        # makes the same bounded check when it creates a producer, so an unreachable broker fails a batch in
+        # max.block.ms rather than after delivery.timeout.ms.
+        self._connect_timeout = args.get("max_block_ms", _DEFAULT_CONNECT_TIMEOUT_MS) / 1000.0
         delivery_s = args.get("delivery_timeout_ms", _DEFAULT_DELIVERY_TIMEOUT_MS) / 1000.0
-        # kafka-python fails every record still unsent after delivery.timeout.ms; the extra second lets its
+        # librdkafka fails every record still unsent after delivery.timeout.ms; the extra second lets its
         # own error (naming the cause) arrive before flafka's deadline.
         self._flush_timeout = delivery_s + 1.0
-        self._producer: KafkaProducer | None = None
+        self._producer_config = librdkafka_producer_config(args)
+        self._producer_config.setdefault("linger.ms", 0)  # Java's (and kafka-python's) default; each batch flushes
+        self._producer: Producer | None = None
         self._topic_of = compile_header_escapes(config.topic)
         self._dynamic_topic = has_header_escapes(config.topic)
         self._override = config.allow_topic_override is True
@@ -259,12 +274,10 @@ class KafkaSink(BatchSink):
         try:
             self._connect()
         except DeliveryError as exc:
-            # str(exc): a log record holding the exception would keep its traceback (and kafka-python's
-            # sockets in it) alive as long as the record lives.
             log.warning("Kafka sink %s cannot reach Kafka yet; each batch retries until it can. %s", self.name,
                         str(exc))
         log.info("Kafka sink %s started. topic=%s brokers=%s acks=%s", self.name, self.config.topic,
-                 ",".join(self.config.servers()), self._producer_args.get("acks"))
+                 ",".join(self.config.servers()), self._acks)
 
     def stop(self) -> None:
         producer, self._producer = self._producer, None
@@ -274,49 +287,32 @@ class KafkaSink(BatchSink):
         log.info("Kafka sink %s stopped. events_sent=%d bad_events=%d", self.name,
                  self.counter.event_drain_success_count, self.counter.event_write_fail)
 
-    def _connect(self) -> KafkaProducer:
-        created: list[Any] = []
-        net_client = KafkaProducer.DEFAULT_CONFIG["kafka_client"]
-
-        def client(**kwargs: Any) -> Any:
-            made = net_client(**kwargs)
-            created.append(made)
-            return made
-
+    def _connect(self) -> Producer:
         try:
-            # The factory keeps a handle on the network client: kafka-python does not close it when its
-            # constructor fails, and a sink retrying for hours must not leak its sockets.
-            producer = KafkaProducer(kafka_client=client, **self._producer_args)
-        except KafkaError as exc:
-            for made in created:
-                _quietly(made.close)
+            producer = Producer(self._producer_config)
+        except KafkaException as exc:
+            self.counter.connection_failed_count += 1
+            raise DeliveryError(f"Kafka sink {self.name} cannot create its producer: {_reason(exc)}",
+                                retriable=False) from exc
+        try:
+            # librdkafka connects lazily (as Java): ask for metadata to know now whether a broker answers.
+            producer.list_topics(timeout=self._connect_timeout)
+        except KafkaException as exc:
+            self._close(producer, 0.0)
             self.counter.connection_failed_count += 1
             raise DeliveryError(
-                f"Kafka sink {self.name} cannot connect to {','.join(self.config.servers())}: "
-                f"{type(exc).__name__}: {exc}", retriable=bool(getattr(exc, "retriable", False))) from exc
-        except ValueError as exc:  # a setting the broker turns out not to support (e.g. zstd on an old one)
-            for made in created:
-                _quietly(made.close)
-            self.counter.connection_failed_count += 1
-            raise DeliveryError(f"Kafka sink {self.name} cannot create its producer: {exc}",
-                                retriable=False) from exc
+                f"Kafka sink {self.name} cannot connect to {','.join(self.config.servers())}: {_reason(exc)}",
+                retriable=True) from exc
         self.counter.connection_created_count += 1
         self._producer = producer
         return producer
 
-    def _close(self, producer: KafkaProducer, timeout: float) -> None:
-        try:
-            producer.close(timeout=timeout)
-        except KafkaError:
-            # kafka-python's close() gives up when its flush times out (records of a failed batch still
-            # queued for a broker that is down) and leaves its sender thread running: force it, as Java does.
-            sender = getattr(producer, "_sender", None)
-            if sender is not None:
-                sender.force_close()
-            try:
-                producer.close(timeout=max(timeout, 1.0))
-            except KafkaError as exc:
-                log.warning("Kafka sink %s could not close its producer cleanly. %s", self.name, str(exc))
+    def _close(self, producer: Producer, timeout: float) -> None:
+        if producer.flush(timeout):
+            # Records of a failed batch still queued for a broker that is down: drop them (the batch was
+            # rolled back and is sent again), so that nothing is written behind the channel's back later.
+            producer.purge()
+            producer.flush(0)
         self.counter.connection_closed_count += 1
 
     # -- the batch ------------------------------------------------------------------------------
@@ -334,7 +330,6 @@ class KafkaSink(BatchSink):
     def _send(self, events: list[Event]) -> None:
         producer = self._producer if self._producer is not None else self._connect()
         config = self.config
-        send = producer.send
         static_topic = config.topic
         topic_of = self._topic_of
         dynamic = self._dynamic_topic
@@ -343,88 +338,88 @@ class KafkaSink(BatchSink):
         topic_header = config.topic_header
         topic_problems = self._topic_problems
         partition_header = config.partition_id_header
-        default_partition = config.default_partition_id
+        default_partition = -1 if config.default_partition_id is None else config.default_partition_id
         timestamp_header = config.timestamp_header
         header_pairs = self._header_pairs
         flume_format = config.use_flume_event_format
         if not self._trap_noted:
             self._note_topic_trap(events)
-        futures: list[Any] = []
+        deadline = time.monotonic() + self._flush_timeout
+        outcome = _Outcome(producer, deadline)
         bad: list[tuple[Event, str, str]] = []  # (event, kind, reason)
-        try:
-            for event in events:
-                headers = event.headers
-                if override:
-                    topic = headers.get(topic_header)
-                    if topic is None:
-                        topic = topic_of(headers)
-                elif dynamic:
+        for index, event in enumerate(events):
+            headers = event.headers
+            if override:
+                topic = headers.get(topic_header)
+                if topic is None:
                     topic = topic_of(headers)
-                else:
-                    topic = static_topic
-                if checked:
-                    problem = topic_problems.get(topic)
-                    if problem is None:
-                        if len(topic_problems) > 10_000:  # topics come from data: keep the cache bounded
-                            topic_problems.clear()
-                        problem = topic_problems[topic] = topic_problem(topic) or ""
-                    if problem:
-                        bad.append((event, "topic", f"topic {topic!r} {problem}"))
+            elif dynamic:
+                topic = topic_of(headers)
+            else:
+                topic = static_topic
+            if checked:
+                problem = topic_problems.get(topic)
+                if problem is None:
+                    if len(topic_problems) > 10_000:  # topics come from data: keep the cache bounded
+                        topic_problems.clear()
+                    problem = topic_problems[topic] = topic_problem(topic) or ""
+                if problem:
+                    bad.append((event, "topic", f"topic {topic!r} {problem}"))
+                    continue
+            partition = default_partition
+            if partition_header is not None:
+                raw = headers.get(partition_header)
+                if raw is not None:
+                    try:
+                        partition = int(raw)
+                    except ValueError:
+                        bad.append((event, "partition", f"header {partition_header}={raw!r} is not a partition number"))
                         continue
-                partition = default_partition
-                if partition_header is not None:
-                    raw = headers.get(partition_header)
-                    if raw is not None:
-                        try:
-                            partition = int(raw)
-                        except ValueError:
-                            bad.append((event, "partition", f"header {partition_header}={raw!r} is not a "
-                                                            "partition number"))
-                            continue
-                timestamp = None
-                if timestamp_header is not None:
-                    raw = headers.get(timestamp_header)
-                    if raw is not None:
-                        try:
-                            timestamp = int(raw)
-                        except ValueError:
-                            self._once.log(logging.WARNING, "timestamp",
-                                           f"Kafka sink {self.name} found a timestamp header that is not epoch "
-                                           f"ms; the producer's time is used. {timestamp_header}={raw!r}")
-                key = headers.get("key")
-                record_headers = [(kafka_name, headers[flume_name].encode())
-                                  for flume_name, kafka_name in header_pairs
-                                  if flume_name in headers] if header_pairs else None
-                try:
-                    futures.append(send(
-                        topic,
-                        value=encode(headers, event.body) if flume_format else event.body,
-                        key=None if key is None else key.encode(),
-                        headers=record_headers,
-                        partition=partition,
-                        timestamp_ms=timestamp,
-                    ))
-                except ValueError as exc:
-                    if partition is None:
-                        raise DeliveryError(f"Kafka sink {self.name} could not send to topic {topic}: {exc}") from exc
-                    bad.append((event, "partition", f"partition {partition}: {exc}"))
-                except MessageSizeTooLargeError as exc:
-                    bad.append((event, "size", str(exc)))
+                    if partition < 0:
+                        bad.append((event, "partition", f"header {partition_header}={raw!r} is not a partition number"))
+                        continue
+            timestamp = 0  # librdkafka: the producer's time
+            if timestamp_header is not None:
+                raw = headers.get(timestamp_header)
+                if raw is not None:
+                    try:
+                        timestamp = int(raw)
+                    except ValueError:
+                        self._once.log(logging.WARNING, "timestamp",
+                                       f"Kafka sink {self.name} found a timestamp header that is not epoch "
+                                       f"ms; the producer's time is used. {timestamp_header}={raw!r}")
+            key = headers.get("key")
+            record_headers: _Headers | None = [(kafka_name, headers[flume_name].encode())
+                              for flume_name, kafka_name in header_pairs
+                              if flume_name in headers] if header_pairs else None
+            try:
+                refused = outcome.produce(index, topic, encode(headers, event.body) if flume_format else event.body,
+                                          key=None if key is None else key.encode(), partition=partition,
+                                          timestamp=timestamp, headers=record_headers)
+            except KafkaException as exc:
+                raise self._failed(producer, _error_of(exc), len(events)) from exc
+            if refused is not None:
+                bad.append((event, *_bad_record(refused, partition)))
+        try:
             if bad:
-                futures += self._set_aside(send, bad)
-            deadline = time.monotonic() + self._flush_timeout
-            producer.flush(timeout=self._flush_timeout)
-            for future in futures:  # all done after a flush that returned: get() only reads the outcome
-                future.get(timeout=max(0.1, deadline - time.monotonic()))
-        except KafkaError as exc:
-            retriable = bool(getattr(exc, "retriable", False))
-            if not retriable:
-                # The producer may be unusable (e.g. an idempotence error is fatal to it): start afresh.
-                self._producer = None
-                self._close(producer, 0.0)
-            raise DeliveryError(
-                f"Kafka sink {self.name} could not deliver a batch of {len(events)} events; the batch is rolled back "
-                f"and sent again. {type(exc).__name__}: {exc}", retriable=retriable) from exc
+                self._set_aside(outcome, bad)
+            outcome.wait(self.name, len(events))
+            late = [(events[index], *_bad_record(error, partition)) for index, error, partition in outcome.refused]
+            if late:  # refused by the broker (or librdkafka) per record, after the batch was sent
+                dead_letters = _Outcome(producer, deadline)
+                self._set_aside(dead_letters, late)
+                dead_letters.wait(self.name, len(late))
+                outcome.lost += dead_letters.lost
+        except KafkaException as exc:
+            raise self._failed(producer, _error_of(exc), len(events)) from exc
+        except _BatchFailed as exc:
+            raise self._failed(producer, exc.error, len(events)) from None
+        if outcome.lost:
+            self._dropped += len(outcome.lost)
+            self._once.log(logging.ERROR, "drop:dead-letter",
+                           f"Kafka sink {self.name} dropped events the dead-letter topic refused. "
+                           f"events={len(outcome.lost)} dropped_total={self._dropped} "
+                           f"reason={_reason(outcome.lost[0])}")
 
     def _note_topic_trap(self, events: list[Event]) -> None:
         """Point out once that events name another topic in a header Flume would have obeyed."""
@@ -439,30 +434,29 @@ class KafkaSink(BatchSink):
                             self._topic_of(event.headers))
                 return
 
-    def _set_aside(self, send: Any, bad: list[tuple[Event, str, str]]) -> list[Any]:
+    def _set_aside(self, outcome: _Outcome, bad: list[tuple[Event, str, str]]) -> None:
         """Send bad events to the dead-letter topic, or drop them (counted, logged once per kind)."""
         self.counter.event_write_fail += len(bad)
         dead_letters = self.config.dead_letter_topic
         flume_format = self.config.use_flume_event_format
-        futures = []
         sent: dict[str, tuple[int, str]] = {}  # kind → (events, first reason)
         dropped: dict[str, tuple[int, str]] = {}
         for event, bad_kind, bad_reason in bad:
             kind, reason = bad_kind, bad_reason
             if dead_letters is not None:
                 key = event.headers.get("key")
-                record_headers = [(k, v.encode()) for k, v in event.headers.items()]
+                record_headers: _Headers = [(k, v.encode()) for k, v in event.headers.items()]
                 record_headers.append((_ERROR_HEADER, reason.encode()))
-                try:
-                    futures.append(send(dead_letters,
-                                        value=encode(event.headers, event.body) if flume_format else event.body,
-                                        key=None if key is None else key.encode(), headers=record_headers))
-                except (ValueError, MessageSizeTooLargeError) as exc:
-                    kind, reason = f"{kind}+dead-letter", f"{reason}; the dead-letter topic refused it too: {exc}"
-                else:
+                refused = outcome.produce(-1, dead_letters,
+                                          encode(event.headers, event.body) if flume_format else event.body,
+                                          key=None if key is None else key.encode(), partition=-1, timestamp=0,
+                                          headers=record_headers)
+                if refused is None:
                     n, first = sent.get(kind, (0, reason))
                     sent[kind] = (n + 1, first)
                     continue
+                kind = f"{kind}+dead-letter"
+                reason = f"{reason}; the dead-letter topic refused it too: {_reason(refused)}"
             n, first = dropped.get(kind, (0, reason))
             dropped[kind] = (n + 1, first)
         for kind, (n, reason) in sent.items():
@@ -475,11 +469,96 @@ class KafkaSink(BatchSink):
                            f"Kafka sink {self.name} dropped events it cannot write"
                            f"{'' if dead_letters else ' (set deadLetterTopic to keep them)'}. events={n} "
                            f"dropped_total={self._dropped} reason={reason}")
-        return futures
+
+    def _failed(self, producer: Producer, error: KafkaError, batch: int) -> DeliveryError:
+        retriable = bool(error.retriable()) and not error.fatal()
+        if not retriable:
+            # The producer may be unusable (a fatal idempotence error is): start afresh with the next batch.
+            self._producer = None
+            self._close(producer, 0.0)
+        return DeliveryError(
+            f"Kafka sink {self.name} could not deliver a batch of {batch} events; the batch is rolled back and sent "
+            f"again. {_reason(error)}", retriable=retriable)
 
 
-def _quietly(close: Any) -> None:
-    try:
-        close()
-    except Exception as exc:  # best-effort cleanup of a half-built client; the cause was raised
-        log.debug("closing a half-built Kafka client failed: %s", str(exc))
+# librdkafka errors that concern one record, not the connection or the batch: the record is set aside.
+_RECORD_ERRORS = {
+    KafkaError.MSG_SIZE_TOO_LARGE: "size", KafkaError.INVALID_MSG_SIZE: "size",
+    KafkaError._UNKNOWN_PARTITION: "partition", KafkaError.INVALID_RECORD: "record",
+    KafkaError._INVALID_ARG: "record",
+}
+
+
+def _bad_record(error: KafkaError, partition: int) -> tuple[str, str]:
+    kind = _RECORD_ERRORS.get(error.code(), "record")
+    reason = _reason(error)
+    return kind, f"partition {partition}: {reason}" if kind == "partition" and partition >= 0 else reason
+
+
+def _error_of(exc: KafkaException) -> KafkaError:
+    if exc.args and isinstance(exc.args[0], KafkaError):
+        return exc.args[0]
+    return KafkaError(KafkaError._FAIL, str(exc))
+
+
+def _reason(error: KafkaError | KafkaException) -> str:
+    if isinstance(error, KafkaException):
+        error = _error_of(error)
+    return f"{error.name()}: {error.str()}"
+
+
+class _Outcome:
+    """The records of one batch in flight: what librdkafka refused at once, and what each delivery reported."""
+
+    def __init__(self, producer: Producer, deadline: float) -> None:
+        self.producer = producer
+        self.deadline = deadline
+        self.refused: list[tuple[int, KafkaError, int]] = []  # (event index, error, partition): set aside
+        self.lost: list[KafkaError] = []  # dead-letter records refused per record: nowhere left to send them
+        self.failure: KafkaError | None = None  # the first error that fails the batch
+
+    def _delivered(self, index: int, error: KafkaError | None, message: Any) -> None:
+        if error is None:
+            return
+        if error.code() not in _RECORD_ERRORS:
+            if self.failure is None:
+                self.failure = error
+        elif index >= 0:
+            self.refused.append((index, error, message.partition()))
+        else:
+            self.lost.append(error)
+
+    def produce(self, index: int, topic: str, value: bytes, *, key: bytes | None, partition: int, timestamp: int,
+                headers: _Headers | None) -> KafkaError | None:
+        """Queue one record; the error when librdkafka refuses that record outright (size, partition …)."""
+        callback = functools.partial(self._delivered, index)
+        while True:
+            try:
+                self.producer.produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
+                                      on_delivery=callback)
+                return None
+            except BufferError:
+                # The local queue is full: serve delivery reports until there is room, within the batch's time.
+                if time.monotonic() >= self.deadline:
+                    raise DeliveryError("timed out waiting for room in the producer's queue", retriable=True) from None
+                self.producer.poll(0.05)
+            except KafkaException as exc:
+                error = _error_of(exc)
+                if error.code() in _RECORD_ERRORS:
+                    return error
+                raise
+
+    def wait(self, sink_name: str, batch: int) -> None:
+        """Every record acknowledged (or refused per record); raises DeliveryError otherwise."""
+        left = self.producer.flush(max(0.0, self.deadline - time.monotonic()))
+        if self.failure is not None:
+            raise _BatchFailed(self.failure)
+        if left:
+            raise DeliveryError(f"Kafka sink {sink_name}: {left} of {batch} records were not acknowledged in time; "
+                                "the batch is rolled back and sent again", retriable=True)
+
+
+class _BatchFailed(Exception):
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(error)
+        self.error = error

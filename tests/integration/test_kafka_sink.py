@@ -226,7 +226,7 @@ def test_bad_partition_header_is_dead_lettered_and_the_rest_delivered(kafka: Kaf
                                ("flafka.error", b"header p='three' is not a partition number")]
     assert dead[1].headers[0] == ("p", b"17")
     assert dead[1].headers[1][0] == "flafka.error"
-    assert dead[1].headers[1][1].startswith(b"partition 17: Unrecognized partition 17")
+    assert dead[1].headers[1][1].startswith(b"partition 17: _UNKNOWN_PARTITION: ")
     assert (sink.counter.event_write_fail, sink.counter.event_drain_success_count) == (2, 42)
 
 

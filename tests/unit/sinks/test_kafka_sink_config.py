@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 
 from flafka.channels.memory import MemoryChannel
 from flafka.config.diagnostics import Diagnostic
@@ -52,8 +53,15 @@ def test_flume_17_config_maps_to_producer_arguments_without_warnings() -> None:
     assert config.events_per_transaction() == 50
     sink = KafkaSink("k1", config)
     assert sink.batch_size == 50
-    assert sink._producer_args["bootstrap_servers"] == ["h1:9092", "h2:9092"]
-    assert "enable_idempotence" not in sink._producer_args  # acks=all: kafka-python's idempotent default stays
+    assert sink._producer_config["bootstrap.servers"] == "h1:9092,h2:9092"
+    assert sink._producer_config["enable.idempotence"] is True  # acks=all: idempotent, as Java's default
+    assert (sink._producer_config["linger.ms"], sink._producer_config["compression.type"]) == (5, "lz4")
+
+
+def test_linger_defaults_to_java_zero_not_librdkafka_five() -> None:
+    sink = KafkaSink("k1", parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "kafka.topic": "t"}))
+    assert sink._producer_config["linger.ms"] == 0
+    assert (sink._producer_config["acks"], sink._producer_config["enable.idempotence"]) == ("1", False)
 
 
 def test_flume_16_config_is_accepted_with_a_deprecation_warning_per_old_name() -> None:
@@ -225,37 +233,43 @@ def test_topic_problem() -> None:
 # -- per-event routing against a producer stand-in --------------------------------------------
 
 
-class _Future:
-    def __init__(self, error: Exception | None = None) -> None:
-        self.error = error
+class _Message:
+    def __init__(self, partition: int) -> None:
+        self._partition = partition
 
-    def get(self, timeout: float) -> None:
-        if self.error is not None:
-            raise self.error
+    def partition(self) -> int:
+        return self._partition
 
 
 class _Producer:
-    """Records sends; partitions 0..3 exist; optionally fails every future with ``error``."""
+    """confluent-kafka's Producer as the sink uses it. Partitions 0..3 exist: another is refused at once.
+    Delivery reports go out at flush: ``error`` for every record, or ``refuse`` for records whose value is in it."""
 
-    def __init__(self, error: Exception | None = None) -> None:
+    def __init__(self, error: KafkaError | None = None, refuse: Mapping[bytes, KafkaError] | None = None) -> None:
         self.sent: list[dict[str, Any]] = []
         self.error = error
+        self.refuse = dict(refuse or {})
         self.flushes = 0
-        self.closed = False
+        self.purged = False
+        self._reports: list[tuple[Any, KafkaError | None, _Message]] = []
 
-    def send(self, topic: str, *, value: bytes, key: bytes | None = None, headers: Any = None,
-             partition: int | None = None, timestamp_ms: int | None = None) -> _Future:
-        if partition is not None and not 0 <= partition < 4:
-            raise ValueError(f"Unrecognized partition {partition} for topic {topic}")
+    def produce(self, topic: str, value: bytes, key: bytes | None = None, *, partition: int = -1,
+                timestamp: int = 0, headers: Any = None, on_delivery: Any = None) -> None:
+        if not -1 <= partition < 4:
+            raise KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION, "Local: Unknown partition"))
         self.sent.append({"topic": topic, "value": value, "key": key, "headers": headers,
-                          "partition": partition, "timestamp_ms": timestamp_ms})
-        return _Future(self.error)
+                          "partition": partition, "timestamp": timestamp})
+        self._reports.append((on_delivery, self.refuse.get(value, self.error), _Message(partition)))
 
-    def flush(self, timeout: float) -> None:
+    def flush(self, timeout: float) -> int:
         self.flushes += 1
+        reports, self._reports = self._reports, []
+        for callback, error, message in reports:
+            callback(error, message)
+        return 0
 
-    def close(self, timeout: float) -> None:
-        self.closed = True
+    def purge(self) -> None:
+        self.purged = True
 
 
 def _sink(channel: MemoryChannel, values: Mapping[str, str], producer: _Producer) -> KafkaSink:
@@ -296,11 +310,11 @@ def test_event_fields_map_to_the_record(channel: MemoryChannel) -> None:
     _put(channel, events)
     assert sink.process() is Status.READY
     first, second = producer.sent
-    assert (first["topic"], first["key"], first["partition"], first["timestamp_ms"]) == (
+    assert (first["topic"], first["key"], first["partition"], first["timestamp"]) == (
         "t-web", "k\u00e9".encode(), 1, 1700000000123)
     assert first["headers"] == [("trace-id", b"t1"), ("x-app", b"web")]
     assert decode(first["value"]) == (events[0].headers, b"one")
-    assert (second["topic"], second["key"], second["partition"], second["timestamp_ms"]) == ("t-db", None, 2, None)
+    assert (second["topic"], second["key"], second["partition"], second["timestamp"]) == ("t-db", None, 2, 0)
     assert second["headers"] == [("x-app", b"db")]
     assert producer.flushes == 1
     assert channel.size() == 0
@@ -331,29 +345,58 @@ def test_bad_events_go_to_the_dead_letter_topic(channel: MemoryChannel) -> None:
     assert sink.process() is Status.READY
     ok, dead = producer.sent
     assert (ok["topic"], ok["partition"]) == ("main", 3)
-    assert (dead["topic"], dead["value"], dead["key"], dead["partition"]) == ("dlq", b"nan", b"k", None)
+    assert (dead["topic"], dead["value"], dead["key"], dead["partition"]) == ("dlq", b"nan", b"k", -1)
     assert dead["headers"] == [("p", b"x"), ("key", b"k"),
                                ("flafka.error", b"header p='x' is not a partition number")]
     assert sink.counter.event_write_fail == 1
 
 
-def test_a_failed_future_rolls_the_batch_back(channel: MemoryChannel) -> None:
-    from kafka.errors import NotLeaderForPartitionError, TopicAuthorizationFailedError
-
-    producer = _Producer(NotLeaderForPartitionError("moved"))
+def test_a_failed_delivery_rolls_the_batch_back(channel: MemoryChannel) -> None:
+    producer = _Producer(KafkaError(KafkaError.NOT_LEADER_FOR_PARTITION, "moved", retriable=True))
     sink = _sink(channel, {}, producer)
     _put(channel, [Event(str(i).encode()) for i in range(5)])
     with pytest.raises(DeliveryError) as info:
         sink.process()
     assert info.value.retriable is True
+    assert "NOT_LEADER_FOR_PARTITION" in str(info.value)
     assert channel.size() == 5
     assert (sink.counter.rollback_count, sink.counter.event_write_fail) == (1, 1)
     assert sink._producer is producer  # a retriable error keeps the producer
 
-    producer.error = TopicAuthorizationFailedError("no")
+    producer.error = KafkaError(KafkaError.TOPIC_AUTHORIZATION_FAILED, "no")
     with pytest.raises(DeliveryError) as info:
         sink.process()
     assert info.value.retriable is False
     assert sink._producer is None  # a new producer is made for the next batch
-    assert producer.closed
     assert [e.body for e in drain(channel)] == [str(i).encode() for i in range(5)]
+
+
+def test_a_record_the_broker_refuses_is_set_aside_and_the_rest_delivered(channel: MemoryChannel) -> None:
+    too_big = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Broker: Message size too large")
+    producer = _Producer(refuse={b"huge": too_big})
+    sink = _sink(channel, {"deadLetterTopic": "dlq"}, producer)
+    _put(channel, [Event(b"ok"), Event(b"huge", {"key": "k"}), Event(b"ok2")])
+    assert sink.process() is Status.READY
+    assert [(s["topic"], s["value"]) for s in producer.sent] == [
+        ("main", b"ok"), ("main", b"huge"), ("main", b"ok2"), ("dlq", b"huge")]
+    assert producer.sent[-1]["headers"][-1] == ("flafka.error", b"MSG_SIZE_TOO_LARGE: Broker: Message size too large")
+    assert channel.size() == 0
+    assert (sink.counter.event_write_fail, sink.counter.event_drain_success_count) == (1, 3)
+
+
+def test_a_dead_letter_the_broker_refuses_too_is_dropped_and_logged(channel: MemoryChannel,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    too_big = KafkaError(KafkaError.MSG_SIZE_TOO_LARGE, "Broker: Message size too large")
+    producer = _Producer(refuse={b"huge": too_big})
+    sink = _sink(channel, {"deadLetterTopic": "dlq"}, producer)
+    _put(channel, [Event(b"huge"), Event(b"ok")])
+    assert sink.process() is Status.READY
+    assert channel.size() == 0
+    assert "dropped events the dead-letter topic refused. events=1 dropped_total=1" in caplog.text
+
+
+def test_gssapi_is_an_error_naming_what_works() -> None:
+    values = {"kafka.bootstrap.servers": "h:1", "kafka.topic": "t", "kafka.producer.security.protocol": "SASL_SSL",
+              "kafka.producer.sasl.mechanism": "GSSAPI"}
+    with pytest.raises(ConfigError, match=r"GSSAPI .* Use SCRAM or PLAIN"):
+        build(KafkaSink, values, "k1")
