@@ -35,7 +35,7 @@ from kafka import KafkaConsumer, KafkaProducer
 
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
-from flafka.kafka.polling import PollPacer
+from flafka.kafka.client_config import CONSUMER_RETRY_BACKOFF_MS
 from flafka.runtime.agent import Agent
 from tests.integration.kafka_tools import KafkaTools
 
@@ -156,14 +156,13 @@ def _read(bootstrap: str, topics: tuple[str, str], total: int, *, timeout_s: flo
     records with the broker's LogAppendTime, in ms), the pipeline alone."""
     topic_in, topic_out = topics
     consumer = KafkaConsumer(topic_in, topic_out, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             group_id=f"latc-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5)
-    pacer = PollPacer(consumer)
+                             group_id=f"latc-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5,
+                             retry_backoff_ms=CONSUMER_RETRY_BACKOFF_MS)  # as flafka's consumers
     appended_in: dict[bytes, int] = {}
     out: list[tuple[bytes, float, int]] = []  # (value, client to client, output append time)
     deadline = time.monotonic() + timeout_s
     while len(out) < total and time.monotonic() < deadline:
-        polled = consumer.poll(timeout_ms=pacer.timeout_ms(0.1))
-        pacer.polled(bool(polled))
+        polled = consumer.poll(timeout_ms=100)
         now = time.time()
         for tp, batch in polled.items():
             for record in batch:

@@ -69,7 +69,6 @@ from flafka.errors import ChannelError
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode, encode
 from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
-from flafka.kafka.polling import PollPacer
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaChannelCounter
 
@@ -273,7 +272,6 @@ class _Taker:
     def __init__(self, channel: KafkaChannel, consumer: Any, thread: threading.Thread) -> None:
         self.channel = channel
         self.consumer = consumer
-        self.pacer = PollPacer(consumer)
         self.thread = thread
         self.lock = threading.Lock()
         self.closed = False
@@ -608,9 +606,8 @@ class KafkaChannel(Channel):
         joining = False
         try:
             while True:
-                wait_s = min(poll_s, deadline - time.monotonic())
-                polled = consumer.poll(timeout_ms=taker.pacer.timeout_ms(wait_s), max_records=max_records)
-                taker.pacer.polled(bool(polled))
+                wait_ms = max(1, int(min(poll_s, deadline - time.monotonic()) * 1000))
+                polled = consumer.poll(timeout_ms=wait_ms, max_records=max_records)
                 if polled and self._buffer(taker, polled):
                     return
                 if self._wake_generation != generation or self._stopping:

@@ -26,6 +26,13 @@ from flafka.config.diagnostics import did_you_mean
 
 Convert = Callable[[str], Any]
 
+#: ``retry.backoff.ms`` for consumers unless written (Java's and kafka-python's default: 100).
+#: kafka-python 3.0's ``poll`` can miss a fetch response that lands between draining its record buffer
+#: and sending the next fetch; with nothing in flight it then sleeps ``retry.backoff.ms`` with the records
+#: in its buffer. At 1,000 events/s that put about 1% of events ~100 ms late (the p99). 10 ms bounds the
+#: stall; the cost is faster retries of failed requests (connection attempts keep their own back-off).
+CONSUMER_RETRY_BACKOFF_MS = 10
+
 
 class _Bad(ValueError):
     """A value the mapping refuses; the message is shown to the user."""
@@ -314,6 +321,7 @@ def consumer_args(props: Mapping[str, str], prefix: str = "kafka.consumer.") -> 
     out = ClientArgs()
     _map(props, _CONSUMER, prefix, out)
     out.args["enable_auto_commit"] = False
+    out.args.setdefault("retry_backoff_ms", CONSUMER_RETRY_BACKOFF_MS)
     return out
 
 

@@ -22,6 +22,7 @@ Better than Flume (so that a clean rebalance or restart produces no duplicates):
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -37,7 +38,6 @@ from flafka.errors import ChannelError, FlafkaError
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode
 from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
-from flafka.kafka.polling import PollPacer
 from flafka.kafka.zookeeper import brokers_from_zookeeper, migrate_offsets
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSourceCounter
@@ -177,7 +177,6 @@ class KafkaSource(PollableSource):
         self.backoff_sleep_increment_ms = config.backoff_sleep_increment
         self.max_backoff_sleep_ms = config.max_backoff_sleep
         self._consumer: KafkaConsumer | None = None
-        self._pacer: PollPacer | None = None
         self._dead_letters: KafkaProducer | None = None
         self._lock = threading.RLock()  # process() on the runner thread vs stop() from the agent
         self._once = OncePerKind(log)
@@ -230,7 +229,6 @@ class KafkaSource(PollableSource):
         except KafkaError as exc:
             raise KafkaSourceError(f"Kafka source {self.name} cannot connect to {','.join(bootstrap)}: {exc}") from exc
         self._consumer = consumer
-        self._pacer = PollPacer(consumer)
         self.counter.start()
         log.info("Kafka source %s started. group=%s topics=%s", self.name, config.group_id,
                  config.topics_regex or ",".join(topics))
@@ -280,16 +278,14 @@ class KafkaSource(PollableSource):
         # arrives the batch waits at least _FIRST_POLL_S. Records end the wait as soon as they arrive, so
         # this bounds only an idle wait, not latency.
         idle_deadline = max(deadline, started + _FIRST_POLL_S)
-        pacer = self._pacer
-        assert pacer is not None
         while self._count < config.batch_size:
             remaining = (deadline if self._count else idle_deadline) - time.monotonic()
             if remaining <= 0:
                 break
             polled_at = time.monotonic()
-            polled = consumer.poll(timeout_ms=pacer.timeout_ms(remaining), max_records=config.batch_size - self._count)
+            polled = consumer.poll(timeout_ms=max(1, math.ceil(remaining * 1000)),
+                                   max_records=config.batch_size - self._count)
             counter.kafka_event_get_timer += int((time.monotonic() - polled_at) * 1000)
-            pacer.polled(bool(polled))
             for tp, records in polled.items():
                 self._segments.append((tp, self._events(records)))
                 self._offsets[tp] = records[-1].offset + 1
