@@ -86,6 +86,14 @@ _CLOSE_TIMEOUT_S = 5.0
 _DEFAULT_DELIVERY_TIMEOUT_MS = 120_000  # Java's (and librdkafka's) delivery.timeout.ms default
 _DEFAULT_CONNECT_TIMEOUT_MS = 30_000  # when max.block.ms is not set: a start against a broker that is down
 _ERROR_HEADER = "flafka.error"
+# Where librdkafka's accepted ranges are narrower than Java's: (argument, Java name, lowest, highest).
+_LIBRDKAFKA_RANGES = (
+    ("retry_backoff_ms", "retry.backoff.ms", 1, 300_000),
+    ("request_timeout_ms", "request.timeout.ms", 1, 900_000),
+    ("max_request_size", "max.request.size", 1000, 1_000_000_000),
+    ("linger_ms", "linger.ms", 0, 900_000),
+    ("max_in_flight_requests_per_connection", "max.in.flight.requests.per.connection", 1, 1_000_000),
+)
 _Headers = list[tuple[str, str | bytes | None]]  # Kafka record headers as confluent-kafka takes them
 
 
@@ -211,6 +219,11 @@ class KafkaSinkConfig(ComponentConfig):
                              "GSSAPI (Kerberos) is not available to the Kafka sink: the confluent-kafka wheels' "
                              "librdkafka is built without it. Use SCRAM or PLAIN over SASL_SSL, or install "
                              "confluent-kafka built from source against libsasl2 (see README)"))
+        for arg, name, low, high in _LIBRDKAFKA_RANGES:
+            value = args.args.get(arg)
+            if value is not None and not low <= value <= high:
+                problems.append((f"kafka.producer.{name}", f"({value}) must be between {low} and {high} for "
+                                                          "librdkafka, the Kafka sink's producer"))
         delivery = args.args.get("delivery_timeout_ms", _DEFAULT_DELIVERY_TIMEOUT_MS)
         floor = args.args.get("linger_ms", 0) + args.args.get("request_timeout_ms", 30_000)
         if delivery < floor:

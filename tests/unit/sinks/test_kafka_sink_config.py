@@ -4,6 +4,7 @@ stand-in (pure logic; the real broker is exercised in tests/integration/test_kaf
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -399,4 +400,12 @@ def test_gssapi_is_an_error_naming_what_works() -> None:
     values = {"kafka.bootstrap.servers": "h:1", "kafka.topic": "t", "kafka.producer.security.protocol": "SASL_SSL",
               "kafka.producer.sasl.mechanism": "GSSAPI"}
     with pytest.raises(ConfigError, match=r"GSSAPI .* Use SCRAM or PLAIN"):
+        build(KafkaSink, values, "k1")
+
+
+@pytest.mark.parametrize(("key", "value"), [("retry.backoff.ms", "0"), ("request.timeout.ms", "900001"),
+                                            ("max.request.size", "999"), ("linger.ms", "900001")])
+def test_values_librdkafka_refuses_are_config_errors(key: str, value: str) -> None:
+    values = {"kafka.bootstrap.servers": "h:1", "kafka.topic": "t", f"kafka.producer.{key}": value}
+    with pytest.raises(ConfigError, match=rf"kafka\.producer\.{re.escape(key)}: \({value}\) must be between"):
         build(KafkaSink, values, "k1")
