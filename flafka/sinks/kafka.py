@@ -386,8 +386,7 @@ class KafkaSink(BatchSink):
                     try:
                         partition = int(raw)
                     except ValueError:
-                        bad.append((event, "partition", f"header {partition_header}={raw!r} is not a partition number"))
-                        continue
+                        partition = -1
                     if partition < 0:
                         bad.append((event, "partition", f"header {partition_header}={raw!r} is not a partition number"))
                         continue

@@ -409,3 +409,13 @@ def test_values_librdkafka_refuses_are_config_errors(key: str, value: str) -> No
     values = {"kafka.bootstrap.servers": "h:1", "kafka.topic": "t", f"kafka.producer.{key}": value}
     with pytest.raises(ConfigError, match=rf"kafka\.producer\.{re.escape(key)}: \({value}\) must be between"):
         build(KafkaSink, values, "k1")
+
+
+def test_a_negative_partition_header_is_bad_data_not_the_default_partitioner(channel: MemoryChannel) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {"partitionIdHeader": "p", "deadLetterTopic": "dlq"}, producer)
+    _put(channel, [Event(b"neg", {"p": "-2"}), Event(b"ok", {"p": "1"})])
+    assert sink.process() is Status.READY
+    assert [(s["topic"], s["value"], s["partition"]) for s in producer.sent] == [
+        ("main", b"ok", 1), ("dlq", b"neg", -1)]
+    assert sink.counter.event_write_fail == 1
