@@ -33,6 +33,14 @@ Convert = Callable[[str], Any]
 #: stall; the cost is faster retries of failed requests (connection attempts keep their own back-off).
 CONSUMER_RETRY_BACKOFF_MS = 10
 
+#: ``fetch.max.wait.ms`` for consumers unless written (Java's and kafka-python's default: 500).
+#: kafka-python sends one fetch per broker, for the partitions that have nothing buffered; while a fetch
+#: for an idle partition waits out fetch.max.wait.ms at the broker, no fetch can go out for the busy
+#: partitions on that broker once their buffers are drained. Measured on a 4-partition topic: with 500 ms,
+#: runs fell into 110-130k and 160-170k events/s (the slow ones had 100 ms batches with nothing); with 50 ms,
+#: 158-164k in every run. The cost is 20 fetch requests a second per idle consumer instead of 2.
+CONSUMER_FETCH_MAX_WAIT_MS = 50
+
 
 class _Bad(ValueError):
     """A value the mapping refuses; the message is shown to the user."""
@@ -322,6 +330,7 @@ def consumer_args(props: Mapping[str, str], prefix: str = "kafka.consumer.") -> 
     _map(props, _CONSUMER, prefix, out)
     out.args["enable_auto_commit"] = False
     out.args.setdefault("retry_backoff_ms", CONSUMER_RETRY_BACKOFF_MS)
+    out.args.setdefault("fetch_max_wait_ms", CONSUMER_FETCH_MAX_WAIT_MS)
     return out
 
 

@@ -14,7 +14,7 @@ def test_consumer_properties_are_converted() -> None:
     assert out.args == {"bootstrap_servers": ["a:9092", "b:9092"], "max_poll_records": 500,
                         "auto_offset_reset": "earliest", "isolation_level": "read_committed",
                         "security_protocol": "SASL_SSL", "ssl_check_hostname": False, "enable_auto_commit": False,
-                        "retry_backoff_ms": 10}
+                        "retry_backoff_ms": 10, "fetch_max_wait_ms": 50}
 
 
 def test_auto_commit_is_forced_off_with_a_warning() -> None:
@@ -88,10 +88,13 @@ def test_flume_16_keys_are_mapped_with_a_warning() -> None:
         ("kafka.producer.type", "is a Kafka 0.8 producer setting with no effect on the modern client; ignored"),
     ]
     consumer = legacy_args({"auto.offset.reset": "smallest", "consumer.timeout.ms": "1000"}, producer=False)
-    assert consumer.args == {"auto_offset_reset": "earliest", "enable_auto_commit": False, "retry_backoff_ms": 10}
+    assert consumer.args == {"auto_offset_reset": "earliest", "enable_auto_commit": False, "retry_backoff_ms": 10,
+                             "fetch_max_wait_ms": 50}
 
 
-def test_consumers_retry_after_10_ms_unless_retry_backoff_is_written() -> None:
+def test_consumers_retry_after_10_ms_and_fetch_wait_50_ms_unless_written() -> None:
     assert consumer_args({}).args["retry_backoff_ms"] == 10
     assert consumer_args({"retry.backoff.ms": "250"}).args["retry_backoff_ms"] == 250
+    assert consumer_args({}).args["fetch_max_wait_ms"] == 50
+    assert consumer_args({"fetch.max.wait.ms": "500"}).args["fetch_max_wait_ms"] == 500
     assert "retry_backoff_ms" not in producer_args({}).args

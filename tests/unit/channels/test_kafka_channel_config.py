@@ -31,7 +31,8 @@ def test_defaults() -> None:
         None, None, True)
     producer, consumer = config.client_args()
     assert producer.args == {"acks": "all"}
-    assert consumer.args == {"enable_auto_commit": False, "retry_backoff_ms": 10, "auto_offset_reset": "earliest"}
+    assert consumer.args == {"enable_auto_commit": False, "retry_backoff_ms": 10, "fetch_max_wait_ms": 50,
+                             "auto_offset_reset": "earliest"}
     assert config.max_events_per_transaction() is None
 
 
@@ -50,7 +51,7 @@ def test_flume_17_properties() -> None:
     producer, consumer = config.client_args()
     assert producer.args == {"acks": 1, "linger_ms": 5, "enable_idempotence": False}
     assert consumer.args == {"auto_offset_reset": "latest", "max_poll_records": 1000, "enable_auto_commit": False,
-                             "retry_backoff_ms": 10}
+                             "retry_backoff_ms": 10, "fetch_max_wait_ms": 50}
 
 
 def test_flume_16_properties_warn_and_map_to_both_clients() -> None:
@@ -65,6 +66,7 @@ def test_flume_16_properties_warn_and_map_to_both_clients() -> None:
     producer, consumer = config.client_args()
     assert producer.args == {"acks": 1, "enable_idempotence": False}
     assert consumer.args == {"max_partition_fetch_bytes": 2000000, "enable_auto_commit": False, "retry_backoff_ms": 10,
+                             "fetch_max_wait_ms": 50,
                              "auto_offset_reset": "latest"}
     prefix = "<test>: channels.c1 "
     assert found == [prefix + w for w in (

@@ -22,7 +22,8 @@ def test_flume_17_properties() -> None:
     assert config is not None
     assert config.topic_list() == ["a", "b"]
     assert config.group_id == "g"
-    assert config.client_args().args == {"max_poll_records": 200, "enable_auto_commit": False, "retry_backoff_ms": 10}
+    assert config.client_args().args == {"max_poll_records": 200, "enable_auto_commit": False, "retry_backoff_ms": 10,
+                                         "fetch_max_wait_ms": 50}
     assert config.events_per_transaction() == 500
 
 
