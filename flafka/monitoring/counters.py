@@ -61,6 +61,8 @@ class SourceCounter(Counter):
         "event_read_fail",
         "channel_write_fail",
         "generic_processing_fail",
+        "event_dead_letter_count",
+        "event_drop_count",
     )
     event_received_count: int
     event_accepted_count: int
@@ -72,6 +74,8 @@ class SourceCounter(Counter):
     event_read_fail: int
     channel_write_fail: int
     generic_processing_fail: int
+    event_dead_letter_count: int  # flafka: bad events sent to the dead-letter channel (flafka.dead_letters)
+    event_drop_count: int  # flafka: bad events dropped (no dead-letter channel, or it refused them)
 
 
 class ChannelCounter(Counter):
@@ -111,6 +115,8 @@ class SinkCounter(Counter):
         "event_drain_success_count",
         "event_write_fail",
         "channel_read_fail",
+        "event_dead_letter_count",
+        "event_drop_count",
     )
     connection_created_count: int
     connection_closed_count: int
@@ -122,6 +128,8 @@ class SinkCounter(Counter):
     event_drain_success_count: int
     event_write_fail: int
     channel_read_fail: int
+    event_dead_letter_count: int  # flafka: bad events sent to the dead-letter channel (flafka.dead_letters)
+    event_drop_count: int  # flafka: bad events dropped (no dead-letter channel, or it refused them)
 
     def count_batch(self, taken: int, batch_size: int) -> None:
         """Flume's batch classification: empty, underflow (< batch size) or complete."""

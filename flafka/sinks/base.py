@@ -8,13 +8,20 @@ channel had nothing to take, so the runner waits for events instead of spinning.
 
 from __future__ import annotations
 
+import functools
+import logging
+from collections.abc import Sequence
+
 from flafka.channels.base import Channel
 from flafka.component import Component
+from flafka.dead_letters import BadEvent, DeadLetters
 from flafka.event import Event
 from flafka.monitoring.counters import SinkCounter
 from flafka.sources.base import Status
 
 __all__ = ["BatchSink", "Sink", "Status"]
+
+log = logging.getLogger(__name__)
 
 
 class Sink(Component):
@@ -25,6 +32,20 @@ class Sink(Component):
     def __init__(self, name: str, config: object) -> None:
         super().__init__(name, config)
         self.counter = SinkCounter(name)
+
+    @functools.cached_property
+    def dead_letters(self) -> DeadLetters:
+        """Where this sink's bad events go (the agent sets its channel from ``deadLetterChannel``)."""
+        return DeadLetters(f"sink {self.name}", self.counter, log)  # after a subclass chose its counter
+
+    def set_aside(self, bad: Sequence[BadEvent]) -> None:
+        """Events this sink can never write: counted in ``EventWriteFail``, then dead-lettered or dropped.
+
+        A sink calls this for the events of a batch it cannot write (and writes the others), so one bad
+        event never stalls it; see :mod:`flafka.dead_letters`.
+        """
+        self.counter.event_write_fail += len(bad)
+        self.dead_letters.set_aside(bad)
 
     def process(self) -> Status:
         """Deliver at most one batch; READY when something was delivered, BACKOFF when idle."""
