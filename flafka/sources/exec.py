@@ -31,6 +31,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
@@ -209,9 +210,9 @@ class ExecSource(EventDrivenSource):
         size = self.config.events_per_batch
         timeout = self.config.batch_timeout / 1000
         decoder = codecs.getincrementaldecoder(charset)("strict")
+        splitter = LineSplitter()
         batch: list[Event] = []
         deadline = 0.0
-        pending = ""
         with stdout, selectors.DefaultSelector() as selector:
             selector.register(fd, selectors.EVENT_READ)
             selector.register(wake, selectors.EVENT_READ)
@@ -225,19 +226,10 @@ class ExecSource(EventDrivenSource):
                     continue
                 data = os.read(fd, _READ)
                 if not data:
-                    pending += self._decode(decoder, b"", final=True)
-                    if pending.endswith("\r"):
-                        pending = pending[:-1]
-                    if pending:
-                        batch.append(Event(pending.encode(charset, "replace")))
-                    pending = ""
+                    tail = splitter.feed(self._decode(decoder, b"", final=True)) + splitter.finish()
+                    batch.extend([Event(line.encode(charset, "replace")) for line in tail])
                     break
-                text = pending + self._decode(decoder, data)
-                # A final "\r" may be the first half of "\r\n": keep it until the next read tells.
-                held = text.endswith("\r")
-                body = text[:-1] if held else text
-                lines = _LINE_END.split(body) if "\r" in body else body.split("\n")
-                pending = lines.pop() + ("\r" if held else "")
+                lines = splitter.feed(self._decode(decoder, data))
                 if not lines:
                     continue
                 if not batch:
@@ -314,6 +306,47 @@ class ExecSource(EventDrivenSource):
                     number,
                     raw.decode(charset, "replace").rstrip("\r\n"),
                 )
+
+
+def split_lines(text: str) -> list[str]:
+    """``text`` split at every line end (``\\r\\n``, ``\\r`` or ``\\n``): the line ends found, plus one."""
+    return _LINE_END.split(text) if "\r" in text else text.split("\n")
+
+
+class LineSplitter:
+    """Cuts decoded output into lines as Java's ``readLine`` does, whatever the size of the pieces fed.
+
+    ``split`` is the only place that looks for line ends (a seam: tests count the text it is given).
+    """
+
+    def __init__(self, split: Callable[[str], list[str]] = split_lines) -> None:
+        self._split = split
+        # The line read so far, in the pieces it arrived in: joined once, when its end arrives, so a long
+        # line costs time in proportion to its length (re-joining or re-scanning it per read is quadratic).
+        self._pending: list[str] = []
+        self._held_cr = False  # the last piece ended with "\r", maybe the first half of "\r\n"
+
+    def feed(self, text: str) -> list[str]:
+        """The lines that ``text`` completes."""
+        if self._held_cr:
+            text = "\r" + text
+        self._held_cr = text.endswith("\r")
+        lines = self._split(text[:-1] if self._held_cr else text)
+        last = lines.pop()
+        if lines and self._pending:
+            self._pending.append(lines[0])
+            lines[0] = "".join(self._pending)
+            self._pending.clear()
+        if last:
+            self._pending.append(last)
+        return lines
+
+    def finish(self) -> list[str]:
+        """The unterminated last line, if any, once the output ended."""
+        pending = "".join(self._pending)
+        self._pending.clear()
+        self._held_cr = False
+        return [pending] if pending else []
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

@@ -12,7 +12,7 @@ import pytest
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import ConfigError
 from flafka.event import Event
-from flafka.sources.exec import ExecSource
+from flafka.sources.exec import ExecSource, LineSplitter, split_lines
 from flafka.testing import build, drain, wait_until, wired_source
 
 TIMEOUT = 5.0
@@ -229,3 +229,43 @@ def test_events_have_no_headers_even_with_many_lines(channel: MemoryChannel, mak
     events = drain(channel)
     assert events == [Event(str(i).encode()) for i in range(1, 1001)]
     assert source.counter.append_batch_accepted_count == 10
+
+
+class CountingSplit:
+    """The splitter's only line-end scanner, counting the characters it is given."""
+
+    def __init__(self) -> None:
+        self.scanned = 0
+
+    def __call__(self, text: str) -> list[str]:
+        self.scanned += len(text)
+        return split_lines(text)
+
+
+def test_a_long_line_in_many_pieces_is_scanned_once() -> None:
+    # A 4 MiB line arriving as 4096 reads: rescanning what was read before would scan ~8 GiB.
+    split = CountingSplit()
+    splitter = LineSplitter(split)
+    piece = "a" * 1024
+    assert all(splitter.feed(piece) == [] for _ in range(4096))
+    assert splitter.feed("b\nc") == [piece * 4096 + "b"]
+    assert splitter.finish() == ["c"]
+    assert split.scanned <= 2 * (4096 * 1024 + 3)
+
+
+@pytest.mark.parametrize(
+    ("pieces", "lines"),
+    [
+        (["a\r", "\nb\n"], ["a", "b"]),  # \r\n split across reads is one line end
+        (["a\r", "b\r", "\r\n"], ["a", "b", ""]),
+        (["a\r", "", "\n"], ["a"]),  # a read that decoded to nothing (half a character)
+        (["a\r"], ["a"]),  # \r then end of output
+        (["x", "y", "z"], ["xyz"]),  # unterminated last line is kept
+        (["", "\n", "\n"], ["", ""]),
+        (["one\ntwo\r\nthree\rfour"], ["one", "two", "three", "four"]),
+    ],
+)
+def test_line_splitter_line_ends_across_pieces(pieces: list[str], lines: list[str]) -> None:
+    splitter = LineSplitter()
+    out = [line for piece in pieces for line in splitter.feed(piece)]
+    assert out + splitter.finish() == lines
