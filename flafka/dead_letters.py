@@ -19,6 +19,7 @@ component on them or, for a source, deliver its good events again.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from typing import Protocol
@@ -27,7 +28,7 @@ from flafka.channels.base import Channel
 from flafka.event import Event
 from flafka.logging_once import OncePerKind
 
-__all__ = ["COMPONENT_HEADER", "ERROR_HEADER", "BadEvent", "DeadLetters"]
+__all__ = ["COMPONENT_HEADER", "ERROR_HEADER", "BadEvent", "BadEventPolicy", "DeadLetters"]
 
 ERROR_HEADER = "flafka.error"
 COMPONENT_HEADER = "flafka.error.component"
@@ -35,6 +36,14 @@ COMPONENT_HEADER = "flafka.error.component"
 #: A bad event: the event, a short kind of failure ("interceptor", "too-large", "serializer", ...) used to
 #: log once per kind, and the reason in words (the dead-letter header's value).
 BadEvent = tuple[Event, str, str]
+
+
+class BadEventPolicy(enum.Enum):
+    """What a source does with its bad events (``onBadEvent``)."""
+
+    DEAD_LETTER = "deadLetter"  # to the dead-letter channel (the default when one is configured)
+    DROP = "drop"  # dropped, counted, logged once per kind (the default without one)
+    STOP = "stop"  # the batch fails and is retried, holding the source (Flume's behaviour)
 
 
 class BadEventCounter(Protocol):

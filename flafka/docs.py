@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from flafka import registry
-from flafka.config.params import params_table
+from flafka.config.common import SinkCommonConfig, SourceCommonConfig
+from flafka.config.params import ComponentConfig, params_table
 
 _TITLES = {
     "source": "Sources",
@@ -23,6 +24,12 @@ _TITLES = {
     "serializer": "Event serializers (`sink.serializer.*` of file_roll, `serializer.*` of hdfs)",
     "extractor_serializer": "regex_extractor serializers (`serializers.<s>.*`)",
     "deserializer": "spooldir deserializers (`deserializer.*`)",
+}
+
+#: Keys every component of a kind accepts (flafka extensions), shown before that kind's components.
+_COMMON: dict[str, tuple[str, type[ComponentConfig]]] = {
+    "source": ("Every source (besides Flume's `channels`, `selector.*`, `interceptors`)", SourceCommonConfig),
+    "sink": ("Every sink (besides Flume's `channel`)", SinkCommonConfig),
 }
 
 
@@ -37,6 +44,9 @@ def render() -> str:
     ]
     for kind, title in _TITLES.items():
         out += [f"## {title}", ""]
+        if kind in _COMMON:
+            heading, common = _COMMON[kind]
+            out += [f"### {heading}", "", params_table(common), ""]
         pending = []
         for builtin in registry.BUILTINS[kind]:
             if builtin.target is None:

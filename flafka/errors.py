@@ -8,8 +8,10 @@ Every exception flafka raises on purpose derives from :class:`FlafkaError`::
     ├── ChannelError           a channel operation failed; the transaction must be rolled back
     │   ├── ChannelFullError   capacity (events, bytes or disk space) exhausted; retriable
     │   └── TransactionError   a transaction was misused (wrong thread, wrong state, over capacity)
+    │   └── EventsRefused      the channel can never hold some events of a put (too large); not retriable
     ├── DeliveryError          a sink could not deliver a batch; ``retriable`` says whether retrying helps
-    └── InterceptorError       an interceptor raised while processing a batch (original exception chained)
+    ├── InterceptorError       an interceptor raised while processing a batch (original exception chained)
+    └── TransientError         a dependency is unavailable (raised by custom code); the batch is retried
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``): code above a client
 library sees these classes only. ``retriable`` is an attribute so retry code reads it instead of
@@ -58,6 +60,23 @@ class ChannelFullError(ChannelError):
     """The channel has no room (events, bytes or disk space) within its keep-alive."""
 
 
+class EventsRefused(ChannelError):
+    """Events of a put that the channel can never hold, whatever its fill (an event above its byte capacity).
+
+    Nothing of the put was buffered. ``refused`` maps the index of each such event in the put to the reason;
+    the other events may be put again without them (the channel processor does, and sets the refused ones
+    aside as bad events).
+    """
+
+    retriable = False
+
+    def __init__(self, channel: str, refused: dict[int, str]) -> None:
+        self.channel = channel
+        self.refused = refused
+        first = next(iter(refused.values()))
+        super().__init__(f"channel {channel} can never hold {len(refused)} event(s) of the batch: {first}")
+
+
 class TransactionError(ChannelError):
     """A transaction was used wrongly: from another thread, after commit, or beyond its capacity."""
 
@@ -80,3 +99,14 @@ class InterceptorError(FlafkaError):
     def __init__(self, interceptor: str, cause: BaseException) -> None:
         self.interceptor = interceptor
         super().__init__(f"interceptor {interceptor} failed: {type(cause).__name__}: {cause}")
+
+
+class TransientError(FlafkaError):
+    """Raised by custom code (an interceptor's lookup service is down): retrying later may succeed.
+
+    An interceptor that raises this (or :class:`ConnectionError`, :class:`TimeoutError`, or any exception
+    with a true ``retriable`` attribute) makes its source retry the whole batch with back-off; any other
+    exception marks the events it fails on as bad events (see :mod:`flafka.dead_letters`).
+    """
+
+    retriable = True

@@ -1,7 +1,10 @@
 """Channel selectors: which of a source's channels each event goes to (reference §2.4, §3.11).
 
 ``route(events)`` groups a batch by channel in one pass and returns the required channels first,
-then the optional ones; the channel processor puts each group in its own transaction.
+then the optional ones; the channel processor puts each group in its own transaction. A route whose
+channel is ``None`` holds events the selector sends nowhere (a multiplexing value with no mapping and
+no default): the channel processor counts them in ``EventDropCount`` and logs them once, where Flume
+drops them silently.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from flafka.component import Component
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.event import Event
 
-Route = tuple[Channel, list[Event], bool]  # channel, its events, required?
+Route = tuple[Channel | None, list[Event], bool]  # channel (None: nowhere), its events, required?
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +41,10 @@ class ChannelSelector(Component):
 
     def route(self, events: list[Event]) -> list[Route]:
         raise NotImplementedError
+
+    def describe(self, event: Event) -> str:
+        """What about ``event`` decided its route, for log lines."""
+        return repr(event)
 
 
 def _by_name(channels: Sequence[Channel], names: Sequence[str]) -> list[Channel]:
@@ -66,7 +73,8 @@ class ReplicatingSelector(ChannelSelector):
         self._optional = [c for c in channels if c.name in optional]
 
     def route(self, events: list[Event]) -> list[Route]:
-        return [(c, events, True) for c in self._required] + [(c, events, False) for c in self._optional]
+        routes: list[Route] = [(c, events, True) for c in self._required]
+        return routes + [(c, events, False) for c in self._optional]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,7 +82,17 @@ class MultiplexingConfig(SelectorConfig):
     header: str = param("header", default="flume.selector.header", doc="Header whose value picks the channels.")
     mapping: dict[str, str] = prefixed("mapping.", doc="`mapping.<value>`: required channels for that value.")
     optional: dict[str, str] = prefixed("optional.", doc="`optional.<value>`: optional channels for that value.")
-    default: list[str] = param("default", default=[], doc="Required channels for a missing or unmapped value.")
+    default: list[str] = param("default", default=[],
+                               doc="Required channels for a missing or unmapped value; unset: such events are "
+                                   "dropped, counted in the source's EventDropCount and logged (Flume drops them "
+                                   "silently).")
+
+    def check_warnings(self) -> list[tuple[str | None, str]]:
+        if self.default:
+            return []
+        return [("default", "is not set: events whose header is missing or has a value with no mapping go to no "
+                            "channel and are dropped (counted in EventDropCount, logged once); set "
+                            "selector.default to keep them")]
 
     def referenced_channels(self) -> list[tuple[str, str]]:
         refs = [("default", n) for n in self.default]
@@ -115,15 +133,24 @@ class MultiplexingSelector(ChannelSelector):
                 group.append(event)
         required: dict[str, tuple[Channel, list[Event]]] = {}
         optional: dict[str, tuple[Channel, list[Event]]] = {}
+        nowhere: list[Event] = []
         for value, group in groups.items():
             targets = self._required.get(value, self._default) if value is not None else self._default
             for channel in targets:
                 required.setdefault(channel.name, (channel, []))[1].extend(group)
-            for channel in self._optional.get(value, []) if value is not None else []:
+            extra = self._optional.get(value, []) if value is not None else []
+            for channel in extra:
                 optional.setdefault(channel.name, (channel, []))[1].extend(group)
-        return [(c, evs, True) for c, evs in required.values()] + [
-            (c, evs, False) for c, evs in optional.values()
-        ]
+            if not targets and not extra:
+                nowhere.extend(group)
+        routes: list[Route] = [(c, evs, True) for c, evs in required.values()]
+        routes += [(c, evs, False) for c, evs in optional.values()]
+        if nowhere:
+            routes.append((None, nowhere, False))
+        return routes
+
+    def describe(self, event: Event) -> str:
+        return f"{self.config.header}={event.headers.get(self.config.header)!r}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from flafka.channels.base import Channel, Transaction
 from flafka.config.params import ComponentConfig, param
-from flafka.errors import ChannelFullError, TransactionError
+from flafka.errors import ChannelFullError, EventsRefused, TransactionError
 from flafka.event import Event
 
 _SLOT = 100  # Flume accounts bytes in 100-byte slots, one slot at least per event
@@ -91,6 +91,7 @@ class MemoryChannel(Channel):
         self._tx_capacity = config.transaction_capacity
         self._keep_alive = config.keep_alive
         self._byte_slots = config.byte_slots()
+        self._largest_body = None if self._byte_slots is None else self._byte_slots * _SLOT
         self.counter.channel_capacity = config.capacity
 
     def start(self) -> None:
@@ -220,6 +221,15 @@ class MemoryTransaction(Transaction):
                 f"memory channel {channel.name}: a transaction may put at most transactionCapacity="
                 f"{channel._tx_capacity} events; raise transactionCapacity or lower the source's batch size"
             )
+        limit = channel._largest_body
+        if limit is not None:
+            refused = {i: f"cannot hold an event of {len(e.body)} bytes: byteCapacity {channel.config.byte_capacity} "
+                          f"leaves at most {limit} bytes for one event body (byteCapacityBufferPercentage "
+                          f"{channel.config.byte_capacity_buffer_percentage}%)"
+                       for i, e in enumerate(events) if len(e.body) > limit}
+            if refused:
+                # It would wait for room that can never exist: a bad event, not back-pressure.
+                raise EventsRefused(channel.name, refused)
         self._puts.extend(events)
 
     def _do_take_batch(self, max_events: int, timeout: float) -> list[Event]:

@@ -10,16 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from flafka import registry
+from flafka.config.common import SinkCommonConfig, SourceCommonConfig
 from flafka.config.diagnostics import Diagnostic, Location, Severity, did_you_mean
 from flafka.config.model import AgentSpec, ComponentSpec
 from flafka.config.params import ComponentConfig
 from flafka.config.properties import Prop
+from flafka.dead_letters import BadEventPolicy
 from flafka.errors import ComponentNotFound
 
 Fingerprint = tuple[tuple[str, str], ...]
+_Common = TypeVar("_Common", SourceCommonConfig, SinkCommonConfig)
+
+
+def _common_keys(config_class: type[ComponentConfig]) -> tuple[str, ...]:
+    return tuple(name for spec in config_class.params() for name in spec.names)
+
+
+_COMMON_SOURCE_KEYS = _common_keys(SourceCommonConfig)
+_COMMON_SINK_KEYS = _common_keys(SinkCommonConfig)
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,15 @@ class SourcePlan:
     channels: list[str]
     selector: Built
     interceptors: list[Built]
+    dead_letter_channel: str | None = None
+    on_bad_event: BadEventPolicy = BadEventPolicy.DROP
 
 
 @dataclass(frozen=True)
 class SinkPlan:
     built: Built
     channel: str
+    dead_letter_channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,13 +182,21 @@ class _Planner:
             elif channel_prop.value not in self.plan.channels:
                 self.unknown_channel(spec, "channel", channel_prop.value)
                 ok = False
-            props = {k: v for k, v in spec.props.items() if k not in ("type", "channel", "channels")}
+            common = self.common(spec, SinkCommonConfig)
+            props = {k: v for k, v in spec.props.items()
+                     if k not in ("type", "channel", "channels") and k not in _COMMON_SINK_KEYS}
             config = self.parse(cls, props, spec.path, "", spec.anchor)
-            if config is None or not ok or channel_prop is None:
+            if config is None or common is None or not ok or channel_prop is None:
+                continue
+            if common.dead_letter_channel == channel_prop.value:
+                self.error(spec.props["deadLetterChannel"].location, spec.path, "deadLetterChannel",
+                           f"is the sink's own channel {channel_prop.value}: a bad event would come back to this "
+                           "sink for ever; name another channel")
                 continue
             self.check_batch(spec, config, channel_prop.value)
             self.plan.sinks[spec.name] = SinkPlan(
-                Built(spec.name, type_name, cls, config, _fingerprint(spec.props)), channel_prop.value
+                Built(spec.name, type_name, cls, config, _fingerprint(spec.props)), channel_prop.value,
+                common.dead_letter_channel,
             )
 
     def sources(self) -> None:
@@ -187,18 +209,38 @@ class _Planner:
             channels = self.source_channels(spec)
             selector = self.selector(spec, channels)
             interceptors = self.interceptors(spec)
+            common = self.common(spec, SourceCommonConfig)
+            if common is not None and common.dead_letter_channel in channels:
+                self.error(spec.props["deadLetterChannel"].location, spec.path, "deadLetterChannel",
+                           f"channel {common.dead_letter_channel} is also one of the source's channels, so the "
+                           "selector would write good events to it too; use a channel of its own")
             structural = ("type", "channels", "selector.", "interceptors")
-            props = {k: v for k, v in spec.props.items() if not k.startswith(structural)}
+            props = {k: v for k, v in spec.props.items()
+                     if not k.startswith(structural) and k not in _COMMON_SOURCE_KEYS}
             config = self.parse(cls, props, spec.path, "", spec.anchor)
             if config is not None:
                 for channel in channels:
                     self.check_batch(spec, config, channel)
-            if config is None or selector is None or sum(d.is_error for d in self.diagnostics) > errors_before:
+            if (config is None or selector is None or common is None
+                    or sum(d.is_error for d in self.diagnostics) > errors_before):
                 continue
             self.plan.sources[spec.name] = SourcePlan(
                 Built(spec.name, type_name, cls, config, _fingerprint(spec.props)), channels, selector,
-                interceptors,
+                interceptors, common.dead_letter_channel, common.policy(),
             )
+
+    def common(self, spec: ComponentSpec, config_class: type[_Common]) -> _Common | None:
+        """The keys every source (or sink) has; a named dead-letter channel must exist."""
+        props = {k: spec.props[k] for k in _common_keys(config_class) if k in spec.props}
+        config, found = config_class.parse(props, spec.path)
+        self.diagnostics.extend(found)
+        if config is None:
+            return None
+        name = config.dead_letter_channel
+        if name is not None and name not in self.plan.channels:
+            self.unknown_channel(spec, "deadLetterChannel", name)
+            return None
+        return config
 
     def source_channels(self, spec: ComponentSpec) -> list[str]:
         prop = spec.props.get("channels")
@@ -332,7 +374,18 @@ class _Planner:
 
     def unused_channels(self) -> None:
         used = {c for s in self.plan.sources.values() for c in s.channels}
-        used |= {s.channel for s in self.plan.sinks.values()}
+        read = {s.channel for s in self.plan.sinks.values()}
+        used |= read
+        for kind, plans in (("sources", self.plan.sources), ("sinks", self.plan.sinks)):
+            for name, component in plans.items():
+                channel = component.dead_letter_channel
+                if channel is None:
+                    continue
+                used.add(channel)
+                if channel not in read:
+                    spec = self.spec.components[kind][name]
+                    self.warn(spec.props["deadLetterChannel"].location, spec.path, "deadLetterChannel",
+                              f"no sink reads channel {channel}: bad events fill it, then are dropped (counted)")
         for name in list(self.plan.channels):
             if name not in used:
                 spec = self.spec.components["channels"][name]

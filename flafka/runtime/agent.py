@@ -61,7 +61,9 @@ class Agent:
         selector: ChannelSelector = _instantiate(plan.selector)
         selector.bind([channels[c] for c in plan.channels])
         interceptors: list[tuple[str, Interceptor]] = [(b.name, _instantiate(b)) for b in plan.interceptors]
-        processor = ChannelProcessor(source.name, interceptors, selector, source.counter)
+        dead_letter_channel = channels[plan.dead_letter_channel] if plan.dead_letter_channel else None
+        processor = ChannelProcessor(source.name, interceptors, selector, source.counter,
+                                     dead_letter_channel=dead_letter_channel, policy=plan.on_bad_event)
         source.channel_processor = processor
         return SourceRunner(source, processor)
 
@@ -72,6 +74,8 @@ class Agent:
             sink_plan = full.sinks[name]
             sink: Sink = _instantiate(sink_plan.built)
             sink.channel = channels[sink_plan.channel]
+            if sink_plan.dead_letter_channel:
+                sink.dead_letters.channel = channels[sink_plan.dead_letter_channel]
             sinks.append(sink)
             if sink.channel not in used:
                 used.append(sink.channel)
@@ -164,8 +168,9 @@ class Agent:
 
             def source_changed(name: str, plan: SourcePlan) -> bool:
                 before = old.sources.get(name)
+                uses = [*plan.channels, *([plan.dead_letter_channel] if plan.dead_letter_channel else [])]
                 return (before is None or before.built.fingerprint != plan.built.fingerprint
-                        or any(c in replaced or c in gone for c in plan.channels))
+                        or any(c in replaced or c in gone for c in uses))
 
             def group_changed(name: str, plan: GroupPlan) -> bool:
                 before = old.groups.get(name)
@@ -177,7 +182,7 @@ class Agent:
                     was, now = old.sinks.get(sink), new.sinks[sink]
                     if was is None or was.built.fingerprint != now.built.fingerprint:
                         return True
-                    if now.channel in replaced or now.channel in gone:
+                    if any(c in replaced or c in gone for c in (now.channel, now.dead_letter_channel) if c):
                         return True
                 return False
 

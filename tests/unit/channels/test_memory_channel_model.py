@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from flafka.channels.base import Transaction
 from flafka.channels.memory import MemoryChannel
-from flafka.errors import ChannelFullError, TransactionError
+from flafka.errors import ChannelFullError, EventsRefused, TransactionError
 from flafka.event import Event
 from flafka.testing import build
 from tests.unit.channels.stress import stress
@@ -117,6 +117,12 @@ class MemoryChannelModel(RuleBasedStateMachine):
 
     # --- the model of each operation (each asserts the channel agrees) -------------------------------------
 
+    def never_fits(self, batch: list[Event]) -> list[int]:
+        """Indexes of events larger than the whole byte capacity: refused at put, never waited for."""
+        if self.slot_limit is None:
+            return []
+        return [i for i, e in enumerate(batch) if slots([e]) > self.slot_limit]
+
     def do_put(self, entry: OpenTx, sizes: list[int], one_by_one: bool) -> None:
         batch = self.new_events(sizes)
         if one_by_one:
@@ -125,12 +131,22 @@ class MemoryChannelModel(RuleBasedStateMachine):
                     with pytest.raises(TransactionError):
                         entry.tx.put(event)
                     return
+                if self.never_fits([event]):
+                    tally("put: larger than byteCapacity")
+                    with pytest.raises(EventsRefused):
+                        entry.tx.put(event)
+                    continue
                 entry.tx.put(event)
                 entry.puts.append(event)
         elif len(entry.puts) + len(batch) > self.tx_capacity:
             tally("put_batch: over transactionCapacity")
             with pytest.raises(TransactionError):
                 entry.tx.put_batch(batch)
+        elif self.never_fits(batch):
+            tally("put_batch: larger than byteCapacity")
+            with pytest.raises(EventsRefused) as refused:
+                entry.tx.put_batch(batch)
+            assert sorted(refused.value.refused) == self.never_fits(batch)
         else:
             entry.tx.put_batch(batch)
             entry.puts.extend(batch)

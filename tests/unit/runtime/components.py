@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from flafka.config.params import ComponentConfig, param
+from flafka.errors import TransientError
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.sinks.base import BatchSink
@@ -64,7 +65,7 @@ class FailingInterceptor(Interceptor):
         type(self).calls += 1
         if type(self).failures_left > 0:
             type(self).failures_left -= 1
-            raise ValueError("enrichment service unavailable")
+            raise TransientError("enrichment service unavailable")
         return events
 
 
