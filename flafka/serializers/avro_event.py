@@ -7,10 +7,17 @@ writes with Java's ``DataFileWriter``. The header (magic, schema, codec, sync ma
 flush holds every event written so far, and a file continued over several batches stays one valid
 container.
 
+Every event is checked against the schema before it reaches the writer (header names and values
+strings UTF-8 can encode, the body bytes): fastavro would otherwise write part of a failing record
+into the block it is building and corrupt it. An event that fails the check (a lone surrogate in a
+header, e.g. from a JSON ``"\udcff"`` escape) is not written but returned to the sink as
+unwritable (see :mod:`flafka.serializers.base`); the rest of the batch is written.
+
 Options: ``syncIntervalBytes`` (uncompressed bytes after which a block is ended even within a batch)
 and ``compressionCodec`` (Avro codec names as Java's ``CodecFactory.fromString`` accepts them).
-Differences from Flume: none known; the file's metadata holds ``avro.schema`` and ``avro.codec``
-as Java writes them.
+Differences from Flume: the file's metadata holds ``avro.schema`` and ``avro.codec`` as Java writes
+them. Java's Avro writes ``?`` for a lone surrogate in a header, silently changing it; flafka sets
+such an event aside (dead-letter channel or a counted drop) instead.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from fastavro.write import Writer
 
 from flafka.config.params import ComponentConfig, param
 from flafka.event import Event
-from flafka.serializers.base import EventSerializer
+from flafka.serializers.base import EventSerializer, Unwritable, header_text_problem
 
 __all__ = ["EVENT_SCHEMA", "AvroEventSerializerConfig", "FlumeEventAvroSerializer"]
 
@@ -52,6 +59,45 @@ def _codec_problem(codec: str) -> str | None:
     except Exception as exc:  # fastavro raises plain Exception subclasses for a missing library
         return f"codec {codec} cannot be used: {exc}"
     return None
+
+
+def _unwritable(events: Sequence[Event]) -> dict[int, str]:
+    """Batch index → reason, for the events that do not fit :data:`EVENT_SCHEMA` (in batch order)."""
+    if _all_fit(events):
+        return {}
+    out = {}
+    for index, event in enumerate(events):
+        problem = header_text_problem(event.headers)
+        if problem is None and not isinstance(event.body, bytes | bytearray | memoryview):
+            problem = f"the body is a {type(event.body).__name__}, not bytes"
+        if problem is not None:
+            out[index] = problem
+    return out
+
+
+def _all_fit(events: Sequence[Event]) -> bool:
+    """One check for the whole batch, for the usual case: every body bytes, every header text encodable."""
+    texts: list[str] = []
+    extend = texts.extend
+    for event in events:
+        if type(event.body) is not bytes:
+            return False
+        headers = event.headers
+        extend(headers)
+        extend(headers.values())
+    try:
+        joined = "".join(texts)
+    except TypeError:  # a header name or value that is not a string
+        return False
+    return joined.isascii() or _encodes(joined)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,12 +143,19 @@ class FlumeEventAvroSerializer(EventSerializer):
             sync_interval=self.config.sync_interval_bytes,
         )
 
-    def write_batch(self, events: Sequence[Event]) -> None:
+    def write_batch(self, events: Sequence[Event]) -> list[Unwritable]:
         if self._writer is None:
             raise RuntimeError("avro_event serializer: after_create() must be called before writing")
+        unwritable = _unwritable(events)
         write = self._writer.write
-        for event in events:
-            write({"headers": event.headers, "body": event.body})
+        if not unwritable:
+            for event in events:
+                write({"headers": event.headers, "body": event.body})
+            return []
+        for index, event in enumerate(events):
+            if index not in unwritable:
+                write({"headers": event.headers, "body": event.body})
+        return [(events[index], reason) for index, reason in unwritable.items()]
 
     def flush(self) -> None:
         if self._writer is not None:

@@ -5,10 +5,16 @@
 renders them (``{k1=v1, k2=v2}``, ``{}`` when empty), a space, the body and the optional newline,
 like ``HeaderAndBodyTextEventSerializer``.
 
+Bodies are bytes and always written as they are. Header text is encoded as UTF-8; an event whose
+headers UTF-8 cannot encode (a lone surrogate, e.g. from a JSON ``"\udcff"`` escape) is not written
+but returned to the sink as unwritable (see :mod:`flafka.serializers.base`), and the rest of the batch
+is written.
+
 Differences from Flume: headers are rendered in the event's insertion order, whereas Java prints
-them in ``HashMap`` iteration order (which no consumer can rely on); header text is encoded as
-UTF-8 with unencodable characters written as ``?`` (Java's ``String.getBytes()`` with a UTF-8
-default charset does the same). Each batch is written with one ``write`` call.
+them in ``HashMap`` iteration order (which no consumer can rely on). Java writes ``?`` for a lone
+surrogate (``String.getBytes`` with UTF-8), silently changing the header; flafka sets such an event
+aside (dead-letter channel or a counted drop) so what is in the file is exactly what the event
+held. Each batch is written with one ``write`` call.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import BinaryIO
 
 from flafka.config.params import ComponentConfig, param
 from flafka.event import Event
-from flafka.serializers.base import EventSerializer
+from flafka.serializers.base import EventSerializer, Unwritable, header_text_problem
 
 __all__ = ["BodyTextSerializer", "HeaderAndBodyTextSerializer", "TextSerializerConfig", "java_map_str"]
 
@@ -69,15 +75,23 @@ class HeaderAndBodyTextSerializer(EventSerializer):
         super().__init__(config, stream)
         self._end = b"\n" if config.append_newline else b""
 
-    def write_batch(self, events: Sequence[Event]) -> None:
+    def write_batch(self, events: Sequence[Event]) -> list[Unwritable]:
         if not events:
-            return
+            return []
         parts: list[bytes] = []
         append = parts.append
         end = self._end
+        unwritable: list[Unwritable] = []
         for event in events:
-            append((java_map_str(event.headers) + " ").encode("utf-8", "replace"))
+            try:  # every event is encoded before the batch's one write: a bad one leaves no byte behind
+                head = (java_map_str(event.headers) + " ").encode("utf-8")
+            except UnicodeEncodeError:
+                unwritable.append((event, header_text_problem(event.headers) or "headers are not UTF-8 text"))
+                continue
+            append(head)
             append(event.body)
             if end:
                 append(end)
-        self.stream.write(b"".join(parts))
+        if parts:
+            self.stream.write(b"".join(parts))
+        return unwritable

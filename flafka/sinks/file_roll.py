@@ -25,6 +25,10 @@ Differences from Flume:
 * An existing file is never overwritten (Flume truncates it): the next free ``n`` is used.
 * ``sink.directory`` is created when missing (Flume requires it to exist).
 * ``sink.pathManager`` accepts ``DEFAULT`` and ``ROLLTIME`` only (no custom Java builder classes).
+* An event the serializer cannot write (``avro_event`` or ``header_and_text`` with a header UTF-8
+  cannot encode) is set aside: counted in ``EventWriteFail``, sent to the dead-letter channel or
+  dropped with a count, logged once per kind; the rest of its batch is written and committed. Flume
+  writes such a header as ``?``; a serializer that raises fails its whole batch, in both.
 """
 
 from __future__ import annotations
@@ -204,7 +208,11 @@ class RollingFileSink(BatchSink):
             current = self._current if self._current is not None else self._open()
             stream = current.stream
             try:
-                current.serializer.write_batch(events)
+                unwritable = current.serializer.write_batch(events)
+                # Serializers written before write_batch returned the unwritable events return None (or,
+                # by accident, whatever their last call returned): for them every event was written.
+                bad = ([(event, "serializer", reason) for event, reason in unwritable]
+                       if isinstance(unwritable, list | tuple) else [])
                 current.serializer.flush()
                 stream.flush()
                 os.fsync(stream.fileno())
@@ -217,7 +225,9 @@ class RollingFileSink(BatchSink):
                 ) from exc
             current.synced = synced
             current.batches += 1
-            current.events += len(events)
+            current.events += len(events) - len(bad)
+        if bad:  # outside the lock: a dead-letter channel may make this wait
+            self.set_aside(bad)
 
     # The methods below run with self._lock held.
 

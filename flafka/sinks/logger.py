@@ -13,8 +13,9 @@ as Flume does. An empty body prints nothing after ``body:``.
 Differences from Flume: Flume takes one event per transaction; flafka takes up to 100 (a fixed
 class attribute, not a property, as in Flume) so a busy logger sink does not cost one transaction
 per event. Flume warns and uses 16 for a non-numeric ``maxBytesToLog``; flafka reports a
-configuration error. Headers print in insertion order, not Java ``HashMap`` order. Sink counters
-are kept (Flume's logger sink has none).
+configuration error. Headers print in insertion order, not Java ``HashMap`` order. A lone surrogate
+in a header (which UTF-8 cannot encode, so a UTF-8 log file would lose the line) prints as its
+escape ``\\udcff`` where Java prints ``?``. Sink counters are kept (Flume's logger sink has none).
 """
 
 from __future__ import annotations
@@ -57,7 +58,22 @@ def dump_event(event: Event, max_bytes: int) -> str:
     """Flume's ``EventHelper.dumpEvent(event, maxBytes)``: ``{ headers:{...} body:<hex dump> }``."""
     body = event.body[:max_bytes]
     dumped = hex_dump(body).removeprefix(_HEXDUMP_OFFSET) if body else ""
-    return "{ headers:" + java_map_str(event.headers) + " body:" + dumped + " }"
+    return "{ headers:" + _loggable(java_map_str(event.headers)) + " body:" + dumped + " }"
+
+
+def _loggable(text: str) -> str:
+    """``text``, with any lone surrogate written as its escape (``\\udcff``).
+
+    A log handler writing UTF-8 fails on a lone surrogate and loses the whole line (logging prints a
+    traceback instead); the escape shows the header as it is, where Java's ``?`` would hide it.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class LoggerSink(BatchSink):

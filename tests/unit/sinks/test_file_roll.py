@@ -18,7 +18,7 @@ from flafka.event import Event
 from flafka.serializers.text import BodyTextSerializer
 from flafka.sinks.base import Status
 from flafka.sinks.file_roll import RollingFileSink
-from flafka.testing import build
+from flafka.testing import build, drain, memory_channel
 
 
 class BrokenSerializer(BodyTextSerializer):
@@ -397,3 +397,87 @@ def test_missing_directory_and_bad_path_manager_are_config_errors() -> None:
         build(RollingFileSink, {})
     with pytest.raises(ConfigError, match=r"sink\.pathManager"):
         build(RollingFileSink, {"sink.directory": "/tmp/x", "sink.pathManager": "HOURLY"})
+
+
+def mixed(good: list[Event], bad: list[Event]) -> list[Event]:
+    """``good`` with a bad event before the first, after the last and after every third."""
+    out = [bad[0]]
+    for i, event in enumerate(good):
+        out.append(event)
+        if i % 3 == 2:
+            out.append(bad[(i // 3 + 1) % len(bad)])
+    out.append(bad[0])
+    return out
+
+
+BAD_HEADERS = [Event(b"bad value", {"k": "\udcff"}), Event(b"bad name", {"n\ud800": "v"})]
+
+
+@pytest.mark.parametrize("serializer", ["avro_event", "header_and_text"])
+def test_events_the_serializer_cannot_write_are_set_aside_and_the_rest_written_once_in_order(
+    sinks: list[RollingFileSink], channel: MemoryChannel, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    serializer: str,
+) -> None:
+    good = [Event(b"good %d" % i, {"n": str(i), "h": "\u00e9"}) for i in range(20)]
+    events = mixed(good, BAD_HEADERS)
+    bad_count = len(events) - len(good)
+    put(channel, events)
+    sink = make_sink(sinks, channel, tmp_path, sink_serializer=serializer, sink_batchSize="7")
+    assert (len(events), bad_count) == (28, 8)
+    assert drive(sink) == 4  # batches of 7: none of them stalls on its bad events
+    sink.stop()
+    assert channel.size() == 0
+    [only] = files(tmp_path)
+    if serializer == "avro_event":
+        with only.open("rb") as f:
+            assert read_avro(f) == good
+    else:
+        assert only.read_bytes() == b"".join(b"{n=%d, h=\xc3\xa9} good %d\n" % (i, i) for i in range(20))
+    counter = sink.counter
+    assert (counter.event_write_fail, counter.event_drop_count, counter.event_dead_letter_count) == (8, 8, 0)
+    drops = [r for r in caplog.records if "dropped events" in r.getMessage()]
+    assert len(drops) == 1  # once for the kind, not once per event or per batch
+    assert drops[0].levelname == "ERROR"
+    assert "sink k1" in drops[0].getMessage()
+    assert "kind=serializer" in drops[0].getMessage()
+    assert "lone surrogate U+DCFF" in drops[0].getMessage()
+
+
+def test_events_the_serializer_cannot_write_go_to_the_dead_letter_channel(
+    sinks: list[RollingFileSink], channel: MemoryChannel, tmp_path: Path
+) -> None:
+    dead = memory_channel("dl")
+    try:
+        good = seq(0, 5)
+        put(channel, [good[0], BAD_HEADERS[0], *good[1:], BAD_HEADERS[1]])
+        sink = make_sink(sinks, channel, tmp_path, sink_serializer="avro_event")
+        sink.dead_letters.channel = dead
+        assert drive(sink) == 1
+        letters = drain(dead)
+        assert [e.body for e in letters] == [b"bad value", b"bad name"]
+        assert letters[0].headers["k"] == "\udcff"  # the event as it was, with why and who
+        assert letters[0].headers["flafka.error"].startswith("header 'k' value holds a lone surrogate")
+        assert letters[0].headers["flafka.error.component"] == "sink k1"
+        assert (sink.counter.event_dead_letter_count, sink.counter.event_drop_count) == (2, 0)
+        with files(tmp_path)[0].open("rb") as f:
+            assert read_avro(f) == good
+    finally:
+        dead.stop()
+
+
+class LegacySerializer(BodyTextSerializer):
+    """A serializer written before write_batch returned unwritable events: returns whatever it likes."""
+
+    def write_batch(self, events: Sequence[Event]) -> Any:
+        super().write_batch(events)
+        return self.stream.write(b"")  # an int, ignored as before
+
+
+def test_a_serializer_returning_something_else_wrote_everything(
+    sinks: list[RollingFileSink], channel: MemoryChannel, tmp_path: Path
+) -> None:
+    put(channel, seq(0, 3))
+    sink = make_sink(sinks, channel, tmp_path, sink_serializer="tests.unit.sinks.test_file_roll:LegacySerializer")
+    assert drive(sink) == 1
+    assert lines(tmp_path) == [b"0", b"1", b"2"]
+    assert sink.counter.event_write_fail == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 
 import pytest
@@ -99,3 +100,22 @@ def test_counters(channel: MemoryChannel) -> None:
 def test_bad_max_bytes_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="maxBytesToLog"):
         build(LoggerSink, {"maxBytesToLog": "lots"})
+
+
+def test_a_lone_surrogate_in_a_header_does_not_lose_the_line_in_a_utf8_log(channel: MemoryChannel) -> None:
+    # A log file handler writes UTF-8 strictly: a lone surrogate would make it drop the line.
+    out = io.BytesIO()
+    handler = logging.StreamHandler(io.TextIOWrapper(out, encoding="utf-8", errors="strict", write_through=True))
+    logger = logging.getLogger(LOGGER)
+    logger.addHandler(handler)
+    old_level = logger.level
+    logger.setLevel(logging.INFO)
+    try:
+        _run(build(LoggerSink, {}, "k1"), channel, [Event(b"a", {"k": "\u00e9\udcff"}), Event(b"b", {"k": "ok"})])
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+    assert out.getvalue().decode("utf-8").splitlines() == [
+        "Event: { headers:{k=\u00e9\\udcff} body: 61" + " " * 46 + "a }",
+        "Event: { headers:{k=ok} body: 62" + " " * 46 + "b }",
+    ]

@@ -61,9 +61,43 @@ def test_header_and_text_without_newline() -> None:
     assert out == b"{a=1, b=2} first{} {host=web-1} third \xff\x00"
 
 
-def test_header_text_is_utf8_and_never_fails() -> None:
-    out = _write(HeaderAndBodyTextSerializer, {}, [[Event(b"x", {"k": "é\udcff"})]])
-    assert out == b"{k=\xc3\xa9?} x\n"
+def _write_with_unwritable(cls: type, options: dict[str, str], batches: list[list[Event]]
+                           ) -> tuple[bytes, list[list[tuple[Event, str]]]]:
+    stream = io.BytesIO()
+    serializer = cls(parse_config(cls, options), stream)
+    serializer.after_create()
+    unwritable = []
+    for batch in batches:
+        unwritable.append(list(serializer.write_batch(batch) or []))
+        serializer.flush()
+    serializer.before_close()
+    return stream.getvalue(), unwritable
+
+
+SURROGATE_VALUE = Event(b"bad value", {"k": "\udcff"})
+SURROGATE_NAME = Event(b"bad name", {"ok": "1", "n\ud800": "v"})
+
+
+def test_header_and_text_writes_utf8_and_sets_aside_a_lone_surrogate() -> None:
+    good = [Event(b"x", {"k": "\u00e9\U0001f600"}), Event(b"\xff", {})]
+    out, unwritable = _write_with_unwritable(
+        HeaderAndBodyTextSerializer, {}, [[good[0], SURROGATE_VALUE, SURROGATE_NAME, good[1]], [SURROGATE_VALUE]]
+    )
+    # Written faithfully or not at all: no "?" standing in for the surrogate, no half line.
+    assert out == b"{k=\xc3\xa9\xf0\x9f\x98\x80} x\n{} \xff\n"
+    assert [[event for event, _ in batch] for batch in unwritable] == [[SURROGATE_VALUE, SURROGATE_NAME],
+                                                                       [SURROGATE_VALUE]]
+    assert unwritable[0][0][1] == ("header 'k' value holds a lone surrogate U+DCFF at character 0, "
+                                   "which UTF-8 cannot encode")
+    assert unwritable[0][1][1] == ("header 'n\\ud800' name holds a lone surrogate U+D800 at character 1, "
+                                   "which UTF-8 cannot encode")
+    assert all(reason.isascii() for batch in unwritable for _, reason in batch)
+
+
+def test_text_writes_every_body_whatever_the_headers() -> None:
+    out, unwritable = _write_with_unwritable(BodyTextSerializer, {}, [[SURROGATE_VALUE, SURROGATE_NAME]])
+    assert out == b"bad value\nbad name\n"
+    assert unwritable == [[]]
 
 
 def test_java_map_str() -> None:
@@ -132,3 +166,25 @@ def test_avro_empty_file_has_a_valid_header() -> None:
     events, metadata, _ = _read_avro(_write(FlumeEventAvroSerializer, {}, []))
     assert events == []
     assert metadata["avro.codec"] == "null"
+
+
+def test_avro_sets_aside_what_the_schema_cannot_hold_and_the_file_stays_valid() -> None:
+    good = [Event(b"good %d" % i, {"n": str(i), "text": "\u00e9t\u00e9"}) for i in range(20)]
+    not_text = Event(b"x", {"n": 5})  # type: ignore[dict-item]  # a custom interceptor's mistake
+    str_body = Event("text", {})  # type: ignore[arg-type]
+    bad = [SURROGATE_VALUE, SURROGATE_NAME, not_text, str_body]
+    first = [good[0], bad[0], *good[1:10], bad[1], bad[2]]
+    second = [bad[3], *good[10:20], bad[0]]
+    data, unwritable = _write_with_unwritable(FlumeEventAvroSerializer, {"syncIntervalBytes": "64"},
+                                              [first, second])
+    assert _read_avro(data)[0] == good
+    assert [[event for event, _ in batch] for batch in unwritable] == [[bad[0], bad[1], bad[2]], [bad[3], bad[0]]]
+    reasons = [reason for batch in unwritable for _, reason in batch]
+    assert reasons[2] == "header 'n' value is a int, not a string"
+    assert reasons[3] == "the body is a str, not bytes"
+
+
+def test_avro_batch_of_only_bad_events_writes_an_empty_valid_file() -> None:
+    data, unwritable = _write_with_unwritable(FlumeEventAvroSerializer, {}, [[SURROGATE_VALUE] * 3])
+    assert len(unwritable[0]) == 3
+    assert _read_avro(data)[0] == []
