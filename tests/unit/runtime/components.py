@@ -14,6 +14,8 @@ from flafka.sinks.base import BatchSink
 
 #: sink name -> bodies delivered (committed), shared so tests can look inside a running agent
 DELIVERED: dict[str, list[bytes]] = defaultdict(list)
+#: sink name -> the events themselves (headers included)
+DELIVERED_EVENTS: dict[str, list[Event]] = defaultdict(list)
 #: sink names that currently fail
 FAILING: set[str] = set()
 LOCK = threading.Lock()
@@ -22,6 +24,7 @@ LOCK = threading.Lock()
 def reset() -> None:
     with LOCK:
         DELIVERED.clear()
+        DELIVERED_EVENTS.clear()
         FAILING.clear()
     FailingInterceptor.failures_left = 0
     FailingInterceptor.calls = 0
@@ -53,6 +56,7 @@ class CollectingSink(BatchSink):
             raise OSError(f"sink {self.name} is down")
         with LOCK:
             DELIVERED[self.name].extend(e.body for e in events)
+            DELIVERED_EVENTS[self.name].extend(events)
 
 
 class FailingInterceptor(Interceptor):
@@ -75,4 +79,39 @@ class TagInterceptor(Interceptor):
     def intercept_batch(self, events: list[Event]) -> list[Event]:
         for event in events:
             event.headers["kind"] = "odd" if int(event.body) % 2 else "even"
+        return events
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoisonConfig(ComponentConfig):
+    every: int = param("every", default=100, minimum=1, doc="Bodies divisible by this number are poison.")
+
+
+class PoisonInterceptor(Interceptor):
+    """Marks each event checked, in order, and raises on the first whose number is divisible by ``every``:
+    the way a real interceptor fails on malformed data part-way through a batch."""
+
+    config_class = PoisonConfig
+    config: PoisonConfig
+    calls = 0
+
+    def intercept_batch(self, events: list[Event]) -> list[Event]:
+        type(self).calls += 1
+        for event in events:
+            if int(event.body) % self.config.every == 0:
+                raise ValueError(f"cannot enrich event {event.body.decode()}")
+            event.headers["checked"] = "yes"
+        return events
+
+
+class InflateInterceptor(Interceptor):
+    """Makes the body of every event whose number is divisible by ``every`` 900,000 bytes long."""
+
+    config_class = PoisonConfig
+    config: PoisonConfig
+
+    def intercept_batch(self, events: list[Event]) -> list[Event]:
+        for event in events:
+            if int(event.body) % self.config.every == 0:
+                event.body = event.body.ljust(900_000, b" ")
         return events

@@ -84,7 +84,8 @@ def test_interceptor_exception_becomes_interceptor_error_and_nothing_is_written(
     selector.bind([channel])
     FailingInterceptor.failures_left = 1
     cp = processor(selector, [build(FailingInterceptor, {}, "bad")])
-    with pytest.raises(InterceptorError, match="interceptor bad failed: TransientError: enrichment service unavailable"):
+    with pytest.raises(InterceptorError,
+                       match="interceptor bad failed: TransientError: enrichment service unavailable"):
         cp.process_batch([Event(b"1")])
     assert channel.size() == 0
     assert cp.counter.generic_processing_fail == 1
