@@ -2,9 +2,11 @@
 
 Every POST is read whole and passed to the handler, and the events it returns go to the channels as
 one batch. The answer tells the client what happened: 200 when the channels took the batch, 400 when
-the handler refused the request (bad JSON, wrong shape, unknown charset), 503 when a channel was full
-or failed (retry later), 500 for anything else (a failing interceptor or handler). TRACE and OPTIONS
-are forbidden (403), as in Flume.
+the handler refused the request (bad JSON, wrong shape, unknown charset), 413 when the body is larger
+than ``maxRequestBytes``, 503 when a channel was full or failed (retry later), 500 for anything else
+(a failing interceptor or handler). TRACE and OPTIONS are forbidden (403), as in Flume. An error
+answer is a fixed message written by flafka (for a 400, what is wrong with the request); the details
+of a failure (an exception's text, a traceback) go to the agent's log, once per kind.
 
 The default handler is Flume's ``JSONHandler``: the body is a JSON array of
 ``{"headers": {"k": "v"}, "body": "text"}`` objects; each body is encoded in the request's charset
@@ -14,6 +16,12 @@ class named ``pkg.mod:Class`` that subclasses :class:`HTTPSourceHandler`; it is 
 
 Differences from Flume:
 
+* ``bind`` defaults to ``127.0.0.1`` (Flume: ``0.0.0.0``, every interface): set ``bind = 0.0.0.0``
+  to accept events from other hosts.
+* A request body larger than ``maxRequestBytes`` (default 16 MiB) is refused with 413 before it is
+  read (a declared Content-Length, or an ``Expect: 100-continue`` request, is refused before any
+  byte of the body; a chunked body as soon as its chunks pass the limit), and the connection is
+  closed. Flume reads any body whole into memory.
 * HTTPS is not supported yet (Flume reads Java keystores); ``ssl = true`` is a configuration error.
   The SSL and Jetty tuning properties (``QueuedThreadPool.*``, ``HttpConfiguration.*``,
   ``SslContextFactory.*``, ``ServerConnector.*``) are accepted and ignored.
@@ -21,7 +29,9 @@ Differences from Flume:
 * JSONHandler accepts any charset Python knows (Flume: UTF-8, UTF-16 and UTF-32 only), answers 400
   for an unknown charset or an empty body (Flume: 500), and 400 for a header value that is an
   object, an array or null. Numbers and booleans become their JSON text, as with Flume's Gson.
-* Errors are short ``text/plain`` messages instead of Jetty's HTML pages.
+* Errors are short ``text/plain`` messages instead of Jetty's HTML pages, and a 500 or 503 never
+  carries an exception's text (Flume's carry it); a custom handler's ``HTTPBadRequest`` message is
+  the 400's text, as in Flume.
 * ``port = 0`` listens on a free port; :attr:`HTTPSource.port` tells which after ``start``.
 """
 
@@ -35,6 +45,7 @@ import selectors
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,6 +64,15 @@ _JSON_NAMES = ("json", (_FLUME_PACKAGE + "JSONHandler").lower())
 _IDLE_TIMEOUT = 30.0  # seconds a kept-alive connection may stay silent (Jetty's default idle timeout)
 _STOP_TIMEOUT = 5.0
 _ACCEPT_TIMEOUT = 0.5  # bounds handle_request() should a ready connection vanish before accept
+# Seconds a refused (413) request's unread body is read and thrown away before the connection is
+# closed: closing a socket with unread input sends a reset, which makes most clients (any that send
+# the whole body before reading the answer) lose the 413 and report a broken connection instead.
+_LINGER = 2.0
+# The default maxRequestBytes. A request is held whole while it is decoded and parsed, which costs
+# several times its size (a 50 MB JSON body took an agent from 27 MB to 216 MB), so 16 MiB keeps one
+# request under ~100 MB. It is generous: a batch is one channel transaction (100 events by default),
+# and 16 MiB holds 100 events of 160 KiB each, or 16 events at Kafka's default 1 MB record limit.
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
 
 
 class HTTPBadRequest(FlafkaError):  # Flume's HTTPBadRequestException, named for the status it maps to
@@ -84,16 +104,18 @@ class JSONHandler(HTTPSourceHandler):
         try:
             text = body.decode(charset)
         except LookupError:
-            raise HTTPBadRequest(f"unknown charset {charset!r}") from None
+            raise HTTPBadRequest(f"unknown charset {_shown(charset)} in the Content-Type header") from None
         except UnicodeDecodeError as exc:
-            raise HTTPBadRequest(f"the request is not valid {charset} (byte {exc.start}: {exc.reason})") from None
+            raise HTTPBadRequest(f"the request body is not valid {_shown(charset)} text (byte {exc.start})") from None
         if not text.strip():
             raise HTTPBadRequest("the request body is empty; expected a JSON array of events")
         try:
             # Numbers stay as written, as Gson reads a number into a String field.
             data = json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
         except json.JSONDecodeError as exc:
-            raise HTTPBadRequest(f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            raise HTTPBadRequest(
+                f"the request body is not valid JSON (line {exc.lineno}, column {exc.colno})"
+            ) from None
         if not isinstance(data, list):
             raise HTTPBadRequest(f"expected a JSON array of events, got a JSON {_json_kind(data)}")
         events = []
@@ -133,7 +155,7 @@ def _body(value: object, charset: str, index: int) -> bytes:
     try:
         return text.encode(charset)
     except UnicodeEncodeError:
-        raise HTTPBadRequest(f"event {index}: body has characters that {charset} cannot encode") from None
+        raise HTTPBadRequest(f"event {index}: body has characters that {_shown(charset)} cannot encode") from None
 
 
 def _headers(value: object, index: int) -> dict[str, str]:
@@ -145,9 +167,14 @@ def _headers(value: object, index: int) -> dict[str, str]:
     for key, raw in value.items():
         text = _text(raw)
         if text is None:
-            raise HTTPBadRequest(f"event {index}: header {key!r} must be a string, got a JSON {_json_kind(raw)}")
+            raise HTTPBadRequest(f"event {index}: header {_shown(key)} must be a string, got a JSON {_json_kind(raw)}")
         headers[key] = text
     return headers
+
+
+def _shown(text: str) -> str:
+    """A value from the request, quoted and cut short, for an error message."""
+    return repr(text if len(text) <= 40 else text[:40] + "...")
 
 
 def content_charset(content_type: str) -> str | None:
@@ -191,7 +218,19 @@ def resolve_handler(name: str) -> type[HTTPSourceHandler]:
 @dataclass(frozen=True, kw_only=True)
 class HTTPSourceConfig(ComponentConfig):
     port: int = param("port", minimum=0, maximum=65535, doc="TCP port to listen on (0: a free port chosen at start).")
-    bind: str = param("bind", default="0.0.0.0", doc="Address to listen on.")
+    bind: str = param(
+        "bind",
+        default="127.0.0.1",
+        doc="Address to listen on. Flume listens on every interface (0.0.0.0); flafka only on this host "
+        "unless told: set 0.0.0.0 (or one interface's address) to take events from other hosts.",
+    )
+    max_request_bytes: int = param(
+        "maxRequestBytes",
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        minimum=1,
+        doc="Largest request body accepted, in bytes; a larger one is refused with 413 before it is read "
+        "into memory (a flafka extension: Flume has no limit).",
+    )
     handler: str = param(
         "handler",
         default=_FLUME_PACKAGE + "JSONHandler",
@@ -295,6 +334,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             self.server.source._track(self.connection, add=False)
+
+    def handle_expect_100(self) -> bool:
+        # A client that waits for "100 Continue" before sending its body learns of a 413 before sending it.
+        if self.command == "POST" and not self.server.source._may_continue(self):
+            return False
+        return super().handle_expect_100()
 
     # http.server dispatches a request with method M to do_M.
     def do_POST(self) -> None:
@@ -431,8 +476,11 @@ class HTTPSource(EventDrivenSource):
 
     def _handle_post(self, request: _RequestHandler) -> None:
         try:
-            body = _read_body(request)
-        except ValueError as exc:
+            body = _read_body(request, self.config.max_request_bytes)
+        except _TooLarge as exc:
+            self._too_large(request, str(exc))
+            return
+        except _BadBody as exc:
             self._read_failed(
                 logging.WARNING,
                 "bad-body",
@@ -443,7 +491,7 @@ class HTTPSource(EventDrivenSource):
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
             events = self.handler.get_events(body, headers)
-        except HTTPBadRequest as exc:
+        except HTTPBadRequest as exc:  # its message is written for the client (by flafka or the handler)
             self._read_failed(
                 logging.WARNING,
                 "bad-request",
@@ -458,15 +506,15 @@ class HTTPSource(EventDrivenSource):
                 f"HTTP source {self.name}: handler {type(self.handler).__name__} failed. {type(exc).__name__}: {exc}",
                 exc,
             )
-            request.reply(500, f"Handler failed. {type(exc).__name__}: {exc}")
+            request.reply(500, "The handler failed on this request; the agent's log says why.")
             return
         try:
             self.channel_processor.process_batch(events)
-        except ChannelError as exc:
-            request.reply(503, f"Error appending event to channel. Channel might be full. {exc}")
+        except ChannelError:  # the channel processor has counted and logged it
+            request.reply(503, "Error appending events to the channel. Channel might be full: retry later.")
             return
-        except FlafkaError as exc:  # the channel processor has counted and logged it
-            request.reply(500, f"Unexpected error while appending event to channel. {exc}")
+        except FlafkaError:  # the channel processor has counted and logged it
+            request.reply(500, "Unexpected error while appending events to the channel; the agent's log says why.")
             return
         except Exception as exc:
             self._once.log(
@@ -475,9 +523,31 @@ class HTTPSource(EventDrivenSource):
                 f"HTTP source {self.name} could not deliver a batch. {type(exc).__name__}: {exc}",
                 exc_info=exc,
             )
-            request.reply(500, f"Unexpected error while appending event to channel. {type(exc).__name__}: {exc}")
+            request.reply(500, "Unexpected error while appending events to the channel; the agent's log says why.")
             return
         request.reply(200)
+
+    def _may_continue(self, request: _RequestHandler) -> bool:
+        """Whether a POST whose client waits for "100 Continue" may send its body (else it got a 413)."""
+        try:
+            length = _content_length(request)
+        except _BadBody:
+            return True  # do_POST answers 400
+        if length is None or length <= self.config.max_request_bytes or _is_chunked(request):
+            return True
+        self._too_large(request, f"content_length={length}")
+        return False
+
+    def _too_large(self, request: _RequestHandler, what: str) -> None:
+        limit = self.config.max_request_bytes
+        self._read_failed(
+            logging.WARNING,
+            "too-large",
+            f"HTTP source {self.name} refused a request body larger than maxRequestBytes. "
+            f"client={request.address_string()} {what} maxRequestBytes={limit}",
+        )
+        request.reply(413, f"Request body too large: the limit is {limit} bytes (maxRequestBytes).", close=True)
+        _linger(request.connection)
 
     def _read_failed(self, level: int, kind: str, message: str, exc: BaseException | None = None) -> None:
         with self._lock:
@@ -485,40 +555,85 @@ class HTTPSource(EventDrivenSource):
         self._once.log(level, kind, message, exc_info=exc)
 
 
-def _read_body(request: BaseHTTPRequestHandler) -> bytes:
-    """The request body (Content-Length or chunked); raises ValueError for a malformed request."""
-    if "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        return _read_chunked(request)
-    length_text = request.headers.get("Content-Length")
-    if length_text is None:
-        return b""  # HTTP/1.1: no length and not chunked means no body
+class _BadBody(Exception):
+    """The request's framing is broken (its message, written here, is the 400's text)."""
+
+
+class _TooLarge(Exception):
+    """The request's body is over the limit (its message says how large it was seen to be)."""
+
+
+def _is_chunked(request: BaseHTTPRequestHandler) -> bool:
+    return "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+
+
+def _content_length(request: BaseHTTPRequestHandler) -> int | None:
+    """The declared Content-Length, None when there is none; raises _BadBody for a malformed one."""
+    text = request.headers.get("Content-Length")
+    if text is None:
+        return None
     try:
-        length = int(length_text)
+        length = int(text)
     except ValueError:
-        raise ValueError(f"invalid Content-Length {length_text!r}") from None
+        raise _BadBody("invalid Content-Length") from None
     if length < 0:
-        raise ValueError(f"invalid Content-Length {length_text!r}")
+        raise _BadBody("invalid Content-Length")
+    return length
+
+
+def _read_body(request: BaseHTTPRequestHandler, limit: int) -> bytes:
+    """The request body (Content-Length or chunked), never more than ``limit`` bytes of it read.
+
+    Raises _TooLarge as soon as the body is known to be over ``limit`` (before reading it when its
+    length is declared), _BadBody for a malformed request.
+    """
+    if _is_chunked(request):
+        return _read_chunked(request, limit)
+    length = _content_length(request)
+    if length is None:
+        return b""  # HTTP/1.1: no length and not chunked means no body
+    if length > limit:
+        raise _TooLarge(f"content_length={length}")
     body = request.rfile.read(length)
     if len(body) != length:
-        raise ValueError(f"the request ended after {len(body)} of {length} bytes")
+        raise _BadBody(f"the request ended after {len(body)} of its {length} bytes")
     return body
 
 
-def _read_chunked(request: BaseHTTPRequestHandler) -> bytes:
+def _read_chunked(request: BaseHTTPRequestHandler, limit: int) -> bytes:
     parts = []
+    total = 0
     while True:
         line = request.rfile.readline(1024)
         try:
             size = int(line.split(b";", 1)[0].strip(), 16)
         except ValueError:
-            raise ValueError("malformed chunked body") from None
+            raise _BadBody("malformed chunked body") from None
+        if size < 0:
+            raise _BadBody("malformed chunked body")
         if size == 0:
             break
+        if total + size > limit:  # refused before the chunk that passes the limit is read
+            raise _TooLarge(f"chunked_bytes_over={total + size}")
         chunk = request.rfile.read(size)
         if len(chunk) != size or request.rfile.readline(3) not in (b"\r\n", b"\n"):
-            raise ValueError("malformed chunked body")
+            raise _BadBody("malformed chunked body")
         parts.append(chunk)
+        total += size
     for _ in range(100):  # trailer fields up to the blank line
         if request.rfile.readline(8192) in (b"\r\n", b"\n", b""):
             break
     return b"".join(parts)
+
+
+def _linger(conn: socket.socket) -> None:
+    """End the answer, then read and drop what the client still sends, for up to ``_LINGER`` seconds."""
+    deadline = time.monotonic() + _LINGER
+    try:
+        conn.shutdown(socket.SHUT_WR)  # the client sees the whole answer and the end of it now
+        while (left := deadline - time.monotonic()) > 0:
+            conn.settimeout(left)
+            if not conn.recv(65536):
+                return
+    except OSError:  # a timeout, or the client already gone: the connection is closed either way
+        return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import socket
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -45,8 +46,21 @@ class NotAHandler:
 
 
 class Boom(Interceptor):
+    """Fails in a way that makes the source retry the batch (a lookup service down)."""
+
     def intercept_batch(self, events: list[Event]) -> list[Event]:
-        raise RuntimeError("boom")
+        raise ConnectionError("lookup service at 10.1.2.3:8080 refused the connection")
+
+
+class CrashingHandler(HTTPSourceHandler):
+    """A custom handler with a bug on some requests and a bad-request answer on others."""
+
+    def get_events(self, body: bytes, headers: Mapping[str, str]) -> list[Event]:
+        if body == b"bug":
+            raise KeyError("secret-internal-key")
+        if body == b"bad":
+            raise HTTPBadRequest("lines must look like key=value")
+        return [Event(body)]
 
 
 @pytest.fixture
@@ -128,7 +142,8 @@ def test_empty_array_is_ok(channel: MemoryChannel, make_source: SourceFactory) -
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ('[{"body": "x"', "invalid JSON"),
+        ('[{"body": "x"', "the request body is not valid JSON (line 1, column 14)"),
+        ("[1, 2,]", "the request body is not valid JSON (line 1, column 7)"),
         ('{"body": "x"}', "expected a JSON array"),
         ('["x"]', "event 0: expected a JSON object"),
         ('[{"body": "ok"}, {"headers": {"h": {"nested": 1}}}]', "event 1: header 'h' must be a string"),
@@ -146,6 +161,7 @@ def test_bad_request_is_400_and_stores_nothing(
     assert status == 400
     assert text.startswith("Bad request from client.")
     assert message in text
+    assert "Expecting" not in text  # Python's json messages stay in the log
     assert drain(channel) == []
     assert source.counter.event_read_fail == 1
     assert source.counter.append_batch_received_count == 0
@@ -167,13 +183,38 @@ def test_full_channel_is_503_and_stores_nothing(make_source: SourceFactory) -> N
         ch.stop()
 
 
-def test_failing_interceptor_is_500(channel: MemoryChannel, make_source: SourceFactory) -> None:
+def test_failing_interceptor_is_500_without_its_exception_text(
+    channel: MemoryChannel, make_source: SourceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     source = make_source(channel, interceptors=(Boom("boom", None),))
     status, text = post_json(source, [{"body": "x"}])
-    assert status == 500
-    assert "boom" in text
+    assert (status, text) == (
+        500, "Unexpected error while appending events to the channel; the agent's log says why.\n"
+    )
     assert drain(channel) == []
     assert source.counter.generic_processing_fail == 1
+    assert "10.1.2.3:8080" in caplog.text  # the details are in the log, not in the answer
+
+
+def test_custom_handler_errors(
+    channel: MemoryChannel, make_source: SourceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_source(channel, handler=f"{__name__}:CrashingHandler")
+    assert request(source, b"bad", content_type="text/plain") == (
+        400, "Bad request from client. lines must look like key=value\n"
+    )
+    for _ in range(2):
+        assert request(source, b"bug", content_type="text/plain") == (
+            500, "The handler failed on this request; the agent's log says why.\n"
+        )
+    assert request(source, b"fine", content_type="text/plain") == (200, "")
+    assert [e.body for e in drain(channel)] == [b"fine"]
+    assert source.counter.event_read_fail == 3
+    failures = [r for r in caplog.records if "secret-internal-key" in r.getMessage()]
+    assert len(failures) == 1  # once per kind
+    assert failures[0].levelname == "ERROR"
+    assert "handler CrashingHandler failed. KeyError" in failures[0].getMessage()
+    assert failures[0].exc_info is not None
 
 
 def test_request_charset_is_used_for_decoding_and_bodies(channel: MemoryChannel, make_source: SourceFactory) -> None:
@@ -284,7 +325,9 @@ def test_config_defaults_and_handler_aliases() -> None:
     config, errors, warnings = parse({})
     assert config is not None
     assert (errors, warnings) == ([], [])
-    assert (config.bind, config.handler, config.ssl) == ("0.0.0.0", "org.apache.flume.source.http.JSONHandler", False)
+    assert (config.bind, config.max_request_bytes, config.handler, config.ssl) == (
+        "127.0.0.1", 16 * 1024 * 1024, "org.apache.flume.source.http.JSONHandler", False
+    )
     for name in ("JSON", "json", "org.apache.flume.source.http.JSONHandler"):
         assert type(build(HTTPSource, {"port": "1", "handler": name}).handler) is JSONHandler
 
@@ -331,3 +374,109 @@ def test_content_charset() -> None:
     assert content_charset("application/json; charset=ISO-8859-1") == "ISO-8859-1"
     assert content_charset('text/plain;CHARSET="utf-16"') == "utf-16"
     assert content_charset("application/json") is None
+
+
+def test_listens_on_loopback_unless_told(channel: MemoryChannel, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "flafka.sources.http")
+    source = build(HTTPSource, {"port": "0"}, "r1")
+    wired_source(source, [channel])
+    source.start()
+    try:
+        assert f"HTTP source r1 listening. address=127.0.0.1:{source.port}" in caplog.text
+        assert post_json(source, [{"body": "x"}]) == (200, "")
+    finally:
+        source.stop()
+
+
+def raw_request(source: HTTPSource, head: str, body: bytes = b"") -> socket.socket:
+    """A connection that has sent ``head`` (request line and headers, CRLF-ended) and ``body``."""
+    conn = socket.create_connection(("127.0.0.1", source.port), timeout=TIMEOUT)
+    conn.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+    return conn
+
+
+def read_answer(conn: socket.socket) -> tuple[str, bytes]:
+    """The status line and everything up to the server closing the connection."""
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode(), data
+
+
+def test_declared_body_over_the_limit_is_413_before_it_is_sent(
+    channel: MemoryChannel, make_source: SourceFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = make_source(channel)  # the default limit, 16 MiB
+    # Only 10 bytes of a declared GiB are ever sent: the answer can only come before the body is read.
+    with raw_request(source, "POST / HTTP/1.1\nHost: x\nContent-Length: 1073741824\n", b"[" * 10) as conn:
+        status, answer = read_answer(conn)  # the server closes the connection after its answer
+    assert status == "HTTP/1.1 413 Request Entity Too Large"
+    assert b"\r\nConnection: close\r\n" in answer
+    assert answer.endswith(b"Request body too large: the limit is 16777216 bytes (maxRequestBytes).\n")
+    assert drain(channel) == []
+    assert source.counter.event_read_fail == 1
+    assert "content_length=1073741824 maxRequestBytes=16777216" in caplog.text
+
+
+def test_limit_is_inclusive_and_configurable(channel: MemoryChannel, make_source: SourceFactory) -> None:
+    source = make_source(channel, maxRequestBytes="20")
+    assert request(source, b'[{"body": "1234567"}]')[0] == 413  # 21 bytes
+    assert request(source, b'[{"body": "123456"}]') == (200, "")  # 20 bytes
+    assert [e.body for e in drain(channel)] == [b"123456"]
+
+
+def test_a_client_sending_the_whole_oversized_body_still_gets_the_413(
+    channel: MemoryChannel, make_source: SourceFactory
+) -> None:
+    # http.client sends the whole body before it reads: closing at once would reset the connection and
+    # lose the answer, so the server reads and drops the rest (never keeping it) before closing.
+    source = make_source(channel, maxRequestBytes="1024")
+    status, text = request(source, b"[" + b" " * (8 << 20) + b"]")
+    assert (status, text) == (413, "Request body too large: the limit is 1024 bytes (maxRequestBytes).\n")
+    assert post_json(source, [{"body": "next"}]) == (200, "")  # a new connection works as usual
+    assert [e.body for e in drain(channel)] == [b"next"]
+
+
+def test_chunked_body_is_refused_once_its_chunks_pass_the_limit(
+    channel: MemoryChannel, make_source: SourceFactory
+) -> None:
+    source = make_source(channel, maxRequestBytes="1000")
+    chunk = b"12c\r\n" + b" " * 300 + b"\r\n"  # 300 bytes
+    # Three chunks (900 bytes) pass, the fourth would make 1200; the last chunk is never sent.
+    with raw_request(source, "POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n", chunk * 4) as conn:
+        status, answer = read_answer(conn)
+    assert status == "HTTP/1.1 413 Request Entity Too Large"
+    assert answer.endswith(b"Request body too large: the limit is 1000 bytes (maxRequestBytes).\n")
+    # A chunk announced larger than the limit is refused before any of it arrives.
+    with raw_request(source, "POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n", b"40000000\r\n[") as conn:
+        assert read_answer(conn)[0] == "HTTP/1.1 413 Request Entity Too Large"
+    assert drain(channel) == []
+    assert source.counter.event_read_fail == 2
+
+
+def test_expect_100_continue_gets_the_413_instead_of_continue(
+    channel: MemoryChannel, make_source: SourceFactory
+) -> None:
+    source = make_source(channel, maxRequestBytes="100")
+    head = "POST / HTTP/1.1\nHost: x\nExpect: 100-continue\nContent-Length: {}\n"
+    with raw_request(source, head.format(101)) as conn:
+        status, answer = read_answer(conn)
+    assert status == "HTTP/1.1 413 Request Entity Too Large"
+    assert b"100 Continue" not in answer
+    body = b'[{"body": "ok"}]'
+    with raw_request(source, head.format(len(body)) + "Connection: close\n") as conn:
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            interim += conn.recv(1)
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.sendall(body)
+        assert read_answer(conn)[0] == "HTTP/1.1 200 OK"
+    assert [e.body for e in drain(channel)] == [b"ok"]
+
+
+def test_negative_chunk_size_is_a_bad_request(channel: MemoryChannel, make_source: SourceFactory) -> None:
+    source = make_source(channel)
+    with raw_request(source, "POST / HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n", b"-5\r\n") as conn:
+        status, answer = read_answer(conn)
+    assert status == "HTTP/1.1 400 Bad Request"
+    assert answer.endswith(b"Bad request from client. malformed chunked body\n")
