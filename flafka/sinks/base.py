@@ -74,10 +74,13 @@ class BatchSink(Sink):
             if not events:
                 return Status.BACKOFF
             counter.event_drain_attempt_count += len(events)
+            set_aside = counter.event_dead_letter_count + counter.event_drop_count
             try:
                 self.deliver(events)
             except Exception:
                 counter.event_write_fail += 1
                 raise
-        counter.event_drain_success_count += len(events)
+        # Bad events ``deliver`` set aside left the channel but were not written: not a drain success.
+        set_aside = counter.event_dead_letter_count + counter.event_drop_count - set_aside
+        counter.event_drain_success_count += len(events) - set_aside
         return Status.READY

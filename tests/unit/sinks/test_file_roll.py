@@ -435,6 +435,7 @@ def test_events_the_serializer_cannot_write_are_set_aside_and_the_rest_written_o
         assert only.read_bytes() == b"".join(b"{n=%d, h=\xc3\xa9} good %d\n" % (i, i) for i in range(20))
     counter = sink.counter
     assert (counter.event_write_fail, counter.event_drop_count, counter.event_dead_letter_count) == (8, 8, 0)
+    assert (counter.event_drain_attempt_count, counter.event_drain_success_count) == (28, 20)
     drops = [r for r in caplog.records if "dropped events" in r.getMessage()]
     assert len(drops) == 1  # once for the kind, not once per event or per batch
     assert drops[0].levelname == "ERROR"
