@@ -157,3 +157,11 @@ class Channel(Component):
     def reconfigure(self, config: object) -> bool:
         """Apply a changed configuration in place, keeping stored events; False when unsupported."""
         return False
+
+    def stop_within(self, timeout: float) -> None:
+        """:meth:`stop`, returning within about ``timeout`` seconds (the agent's stop deadline).
+
+        A channel whose stop waits on a server (Kafka) overrides this to bound each wait and to log
+        what it could not finish in time.
+        """
+        self.stop()

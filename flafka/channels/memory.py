@@ -5,6 +5,10 @@ and bytes) is checked at commit, waiting up to ``keep-alive`` seconds for room; 
 the queue at once but keeps its capacity slot until the take commits; a rolled-back take returns its
 events to the head of the queue in their original order. One lock and two conditions replace
 Flume's three semaphores; batches move with one lock acquisition each.
+
+A stopped channel refuses commits and takes, so what it held at its stop stays countable: ``size()``
+then includes events taken by transactions still open (a sink still writing at a stop deadline),
+whose commit can no longer succeed; :class:`~flafka.runtime.agent.Agent` reports them as lost.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 
 from flafka.channels.base import Channel, Transaction
 from flafka.config.params import ComponentConfig, param
-from flafka.errors import ChannelFullError, EventsRefused, TransactionError
+from flafka.errors import ChannelError, ChannelFullError, EventsRefused, TransactionError
 from flafka.event import Event
 
 _SLOT = 100  # Flume accounts bytes in 100-byte slots, one slot at least per event
@@ -83,6 +87,7 @@ class MemoryChannel(Channel):
         self._in_flight = 0  # taken, not yet committed: still counts against capacity
         self._bytes_used = 0  # in slots, queued + in flight
         self._wake_generation = 0
+        self._stopped = False
         self._apply(config)
 
     def _apply(self, config: MemoryChannelConfig) -> None:
@@ -95,11 +100,15 @@ class MemoryChannel(Channel):
         self.counter.channel_capacity = config.capacity
 
     def start(self) -> None:
+        with self._lock:
+            self._stopped = False
         self.counter.start()
         self.counter.channel_capacity = self._capacity
         self.counter.channel_size = self.size()
 
     def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
         self.counter.stop()
         self.wakeup()
 
@@ -121,6 +130,8 @@ class MemoryChannel(Channel):
         return self._tx_capacity
 
     def size(self) -> int:
+        if self._stopped:  # an open take can only roll back now: its events are still the channel's
+            return len(self._queue) + self._in_flight
         return len(self._queue)
 
     def wait_for_events(self, timeout: float) -> bool:
@@ -144,6 +155,8 @@ class MemoryChannel(Channel):
     def _take(self, max_events: int, timeout: float) -> list[Event]:
         with self._lock:
             queue = self._queue
+            if self._stopped:
+                return []
             if not queue and timeout > 0:
                 generation = self._wake_generation
                 self._not_empty.wait_for(lambda: bool(queue) or self._wake_generation != generation, timeout)
@@ -162,6 +175,8 @@ class MemoryChannel(Channel):
         put_slots = _slots(puts) if self._byte_slots is not None and puts else 0
         take_slots = _slots(takes) if self._byte_slots is not None and takes else 0
         with self._lock:
+            if self._stopped:
+                raise ChannelError(f"memory channel {self.name} is stopped; the transaction rolls back")
             if puts:
                 def room() -> bool:
                     if len(self._queue) + self._in_flight - len(takes) + len(puts) > self._capacity:

@@ -18,14 +18,17 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 from flafka.channels.base import Channel
 from flafka.config.plan import AgentPlan, Built, GroupPlan, SourcePlan
+from flafka.errors import FlafkaError
+from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.runtime.channel_processor import ChannelProcessor
-from flafka.runtime.runners import SinkRunner, SourceRunner
+from flafka.runtime.runners import SinkRunner, SourceRunner, call_by
 from flafka.runtime.sink_processors import SinkProcessor
 from flafka.selectors import ChannelSelector
 from flafka.sinks.base import Sink
@@ -33,9 +36,29 @@ from flafka.sources.base import Source
 
 log = logging.getLogger(__name__)
 
+_MOVE_BATCH = 10_000  # most events one transaction moves into a replacement channel without a limit of its own
+
+
+class ReloadFailed(FlafkaError):
+    """A reload could not be applied. ``restored``: the previous pipeline runs (again); False: it does not,
+    and the agent cannot go on (the CLI stops it and exits 1)."""
+
+    def __init__(self, message: str, *, restored: bool) -> None:
+        super().__init__(message)
+        self.restored = restored
+
 
 def _instantiate(built: Built) -> Any:
     return built.cls(built.name, built.config)
+
+
+def _channel_share(timeout: float) -> float:
+    """The end of a stop's ``timeout`` kept for closing channels (a Kafka channel's clients)."""
+    return min(1.0, timeout / 8)
+
+
+def _stop_by(name: str, channel: Channel, deadline: float) -> bool:
+    return call_by(deadline, f"Channel {name}", lambda: channel.stop_within(max(0.0, deadline - time.monotonic())))
 
 
 @dataclass
@@ -103,35 +126,30 @@ class Agent:
                      len(state.sources), len(state.channels), len(state.groups))
 
     def stop(self, timeout: float = 8.0) -> int:
-        """Graceful stop within ``timeout`` seconds; returns how many events non-durable channels lost."""
+        """Graceful stop within ``timeout`` seconds; returns how many events non-durable channels lost.
+
+        Every step is bounded by the one deadline: sources get at most a third of the time, sinks drain
+        memory channels until shortly before the deadline, channels get the rest to close. A component
+        still busy at its step's end is left to finish in the background (logged). What a memory
+        channel holds when it stops, including a batch a sink had taken but not committed, is lost and
+        counted.
+        """
         deadline = time.monotonic() + timeout
         with self._lock:
             state = self._state
-            # Sources get at most a third of the time: sinks need the rest to drain.
             self._stop_sources(state.sources.values(), deadline - timeout * 2 / 3)
+            channels_from = deadline - _channel_share(timeout)
             # Sinks drain what only memory holds; a durable channel keeps its events for the next start.
-            draining = [r for r in state.groups.values() if not all(c.durable for c in r.channels)]
-            for runner in draining:
-                runner.drain(deadline - 0.5)
-            for runner in draining:
-                if runner.alive and runner.started.is_set():
-                    runner.drained.wait(max(0.0, deadline - 0.5 - time.monotonic()))
-            for runner in state.groups.values():
-                runner.stop(max(0.1, deadline - time.monotonic()))
+            self._drain([r for r in state.groups.values() if not all(c.durable for c in r.channels)],
+                        channels_from)
+            self._stop_groups(list(state.groups.values()), channels_from)
             left = 0
             for name, channel in state.channels.items():
-                size = channel.size()
-                channel.stop()
-                if size and channel.durable:
-                    log.info("Channel %s keeps its events for the next start. events=%d", name, size)
-                elif size:
-                    left += size
-                    log.error("Channel %s still held events at stop; they are lost (it is not durable). "
-                              "events=%d", name, size)
+                left += self._stop_channel(name, channel, deadline, "at stop")
             state.sources.clear()
             state.groups.clear()
             state.channels.clear()
-            log.info("Agent %s stopped.", self.name)
+            log.info("Agent %s stopped. lost_events=%d", self.name, left)
             return left
 
     @staticmethod
@@ -140,17 +158,64 @@ class Agent:
         for runner in runners:
             runner._stopping.set()
         for runner in runners:
-            runner.stop(max(0.1, deadline - time.monotonic()))
+            runner.stop(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _drain(runners: list[SinkRunner], deadline: float) -> None:
+        """Let ``runners`` deliver until their channels are empty or ``deadline`` passes."""
+        for runner in runners:
+            runner.drain(deadline)
+        for runner in runners:
+            if runner.alive and runner.started.is_set():
+                runner.drained.wait(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _stop_groups(runners: list[SinkRunner], deadline: float) -> None:
+        for runner in runners:
+            runner._stopping.set()
+        for runner in runners:
+            runner.stop(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _stop_channel(name: str, channel: Channel, deadline: float, when: str) -> int:
+        """Stop ``channel`` by ``deadline``; returns the events lost with it (0 for a durable channel).
+
+        Counted after the stop: a stopped memory channel refuses commits, so a batch a sink still holds
+        is counted with the events in the queue instead of being lost uncounted.
+        """
+        _stop_by(name, channel, deadline)
+        size = channel.size()
+        if not size:
+            return 0
+        if channel.durable:
+            log.info("Channel %s keeps its events for the next start. events=%d", name, size)
+            return 0
+        log.error("Channel %s still held events %s; they are lost (it is not durable). events=%d",
+                  name, when, size)
+        return size
 
     # -- reload ---------------------------------------------------------------------------------
 
-    def apply(self, new: AgentPlan, timeout: float = 8.0) -> None:
-        """Move the running pipeline to ``new``, restarting only what changed."""
+    def apply(self, new: AgentPlan, timeout: float = 8.0) -> int:
+        """Move the running pipeline to ``new``, restarting only what changed; returns the events lost.
+
+        Replacement channels start first, while the old pipeline still runs: if one cannot start, the
+        reload is refused and nothing old was touched (unless an old durable channel being replaced may
+        hold what the new one needs, such as its directories: then the affected parts stop, the start is
+        tried again, and on failure the old parts are restarted). :class:`ReloadFailed` says which, and
+        whether the previous pipeline runs (``restored``).
+
+        Events that only a memory channel being replaced holds are moved into its replacement before
+        anything new starts (so they keep their place ahead of new events); events of a removed memory
+        channel, or that could not be moved, are drained by its old sinks while time is left. What
+        remains at the deadline is lost, logged and counted.
+        """
         with self._lock:
             state = self._state
             old = state.plan
             replaced: set[str] = set()
             kept: dict[str, Channel] = {}
+            reconfigured: list[str] = []  # given back their configuration if the reload is refused
             for name, built in new.channels.items():
                 before = old.channels.get(name)
                 current = state.channels.get(name)
@@ -159,6 +224,7 @@ class Agent:
                 elif before.fingerprint != built.fingerprint:
                     if current.reconfigure(built.config):
                         kept[name] = current
+                        reconfigured.append(name)
                         log.info("Channel %s reconfigured in place.", name)
                     else:
                         replaced.add(name)
@@ -189,31 +255,172 @@ class Agent:
             stop_sources = [n for n in state.sources if n not in new.sources or source_changed(n, new.sources[n])]
             stop_groups = [n for n in state.groups if n not in new.groups or group_changed(n, new.groups[n])]
             deadline = time.monotonic() + timeout
-            self._stop_sources([state.sources.pop(n) for n in stop_sources], deadline)
-            for name in stop_groups:
-                state.groups.pop(name).stop(max(0.1, deadline - time.monotonic()))
-            for name in gone:
-                channel = state.channels.pop(name)
-                if channel.size() and not channel.durable:
-                    log.error("Channel %s was removed or replaced by the reload while holding events; "
-                              "they are lost. events=%d", name, channel.size())
-                channel.stop()
-            for name in replaced:
-                channel = _instantiate(new.channels[name])
-                channel.start()
-                state.channels[name] = channel
+            fresh, failed = self._start_channels(new, replaced)
+            conflicts = [n for n in gone if state.channels[n].durable]
+            if failed and not conflicts:
+                self._discard(fresh, deadline)
+                self._unconfigure(reconfigured, old)
+                raise self._refused(failed, restored=True)
+
+            sources = {n: state.sources.pop(n) for n in stop_sources}
+            groups = {n: state.groups.pop(n) for n in stop_groups}
+            self._stop_sources(sources.values(), deadline - timeout * 2 / 3)
+            channels_from = deadline - _channel_share(timeout)
+            going = {n: state.channels[n] for n in gone}
+            stopped: set[str] = set()
+            if failed:
+                # An old channel may hold what the new one needs (its directories): stop them, try again. A
+                # removed memory channel has nowhere else to go than its old sinks: let them drain it first.
+                self._hand_over({n: c for n, c in going.items() if n not in new.channels}, {},
+                                list(groups.values()), channels_from)
+                self._stop_groups(list(groups.values()), channels_from)
+                for name in conflicts:
+                    self._stop_channel(name, going[name], deadline, "when the reload stopped it")
+                    stopped.add(name)
+                more, failed = self._start_channels(new, set(failed))
+                fresh.update(more)
+                if failed:
+                    self._discard(fresh, deadline)
+                    self._unconfigure(reconfigured, old)
+                    self._restore(old, {n: going[n] for n in conflicts}, groups, sources, failed)
+                    raise self._refused(failed, restored=True)
+            else:
+                self._hand_over(going, fresh, list(groups.values()), channels_from)
+                self._stop_groups(list(groups.values()), channels_from)
+
+            lost = 0
+            for name, channel in going.items():
+                if name in fresh and not channel.durable and channel.size():
+                    self._move(name, channel, fresh[name], deadline)  # batches a stopped sink rolled back
+                if name not in stopped:
+                    lost += self._stop_channel(name, channel, deadline, "when the reload removed it")
+                del state.channels[name]
+            state.channels.update(fresh)
             state.plan = new
-            for name, group in new.groups.items():
-                if name not in state.groups:
-                    state.groups[name] = self._build_group(group, new, state.channels)
-                    state.groups[name].start()
-            for name, source in new.sources.items():
-                if name not in state.sources:
-                    state.sources[name] = self._build_source(source, state.channels)
-                    state.sources[name].start()
+            try:
+                for name, group in new.groups.items():
+                    if name not in state.groups:
+                        state.groups[name] = self._build_group(group, new, state.channels)
+                        state.groups[name].start()
+                for name, source in new.sources.items():
+                    if name not in state.sources:
+                        state.sources[name] = self._build_source(source, state.channels)
+                        state.sources[name].start()
+            except Exception as exc:
+                # Old parts are gone and their events moved: there is nothing to go back to.
+                log.error("Agent %s could not build its new pipeline: %s: %s", self.name, type(exc).__name__, exc,
+                          exc_info=exc)
+                raise ReloadFailed(f"the new pipeline could not be built: {type(exc).__name__}: {exc}",
+                                   restored=False) from exc
             log.info("Agent %s reloaded its configuration. restarted_sources=%d restarted_sinkgroups=%d "
-                     "replaced_channels=%d", self.name, len([n for n in stop_sources if n in new.sources]),
-                     len([n for n in stop_groups if n in new.groups]), len(replaced))
+                     "replaced_channels=%d lost_events=%d", self.name,
+                     len([n for n in stop_sources if n in new.sources]),
+                     len([n for n in stop_groups if n in new.groups]), len(replaced), lost)
+            return lost
+
+    def _start_channels(self, plan: AgentPlan, names: set[str]) -> tuple[dict[str, Channel], dict[str, Exception]]:
+        """Instances of ``plan``'s channels ``names``, started; and the exception of each that failed."""
+        started: dict[str, Channel] = {}
+        failed: dict[str, Exception] = {}
+        for name in sorted(names):
+            try:
+                channel: Channel = _instantiate(plan.channels[name])
+                channel.start()
+            except Exception as exc:
+                failed[name] = exc
+                continue
+            started[name] = channel
+        return started, failed
+
+    @staticmethod
+    def _discard(channels: dict[str, Channel], deadline: float) -> None:
+        """Stop channels of a refused reload (nothing was put into them)."""
+        for name, channel in channels.items():
+            _stop_by(name, channel, deadline)
+
+    def _unconfigure(self, names: list[str], old: AgentPlan) -> None:
+        """Give channels reconfigured in place by a refused reload their previous configuration back."""
+        for name in names:
+            self._state.channels[name].reconfigure(old.channels[name].config)
+
+    def _refused(self, failed: dict[str, Exception], *, restored: bool) -> ReloadFailed:
+        what = "; ".join(f"channel {n}: {type(e).__name__}: {e}" for n, e in failed.items())
+        log.error("Agent %s refused the new configuration: a channel could not start; the previous pipeline "
+                  "goes on running. %s", self.name, what)
+        return ReloadFailed(f"a channel could not start: {what}", restored=restored)
+
+    def _restore(self, plan: AgentPlan, channels: dict[str, Channel], groups: dict[str, SinkRunner],
+                 sources: dict[str, SourceRunner], failed: dict[str, Exception]) -> None:
+        """Run again the old parts a refused reload stopped; raises ReloadFailed if a channel cannot start."""
+        state = self._state
+        for name, channel in channels.items():
+            try:
+                channel.start()
+            except Exception as exc:
+                what = "; ".join(f"channel {n}: {type(e).__name__}: {e}" for n, e in failed.items())
+                log.error("Agent %s cannot run: the new configuration failed (%s) and the previous channel %s "
+                          "could not start again. %s: %s", self.name, what, name, type(exc).__name__, exc)
+                raise ReloadFailed(f"channel {name} of the previous configuration could not start again: "
+                                   f"{type(exc).__name__}: {exc}", restored=False) from exc
+        for name in groups:
+            state.groups[name] = self._build_group(plan.groups[name], plan, state.channels)
+            state.groups[name].start()
+        for name in sources:
+            state.sources[name] = self._build_source(plan.sources[name], state.channels)
+            state.sources[name].start()
+
+    def _hand_over(self, going: dict[str, Channel], fresh: dict[str, Channel], groups: list[SinkRunner],
+                   deadline: float) -> None:
+        """Empty the memory channels being removed: into their replacement, else through their old sinks."""
+        left: list[Channel] = []
+        for name, channel in going.items():
+            if channel.durable or not channel.size():
+                continue
+            if name in fresh:
+                self._move(name, channel, fresh[name], deadline)
+            if channel.size():
+                left.append(channel)
+        if left:
+            self._drain([r for r in groups if any(c in left for c in r.channels)], deadline)
+
+    @staticmethod
+    def _move(name: str, old: Channel, new: Channel, deadline: float) -> int:
+        """Move ``old``'s events into ``new``, one transaction per batch, until empty or ``deadline``.
+
+        The put into ``new`` commits before the take from ``old`` does: an event is in one of them at any
+        time (in both only if the take's commit fails, never in neither). Runs in a helper thread so that
+        a put waiting on a server (Kafka) cannot overrun the deadline.
+        """
+        take_limit = old.transaction_capacity() or _MOVE_BATCH
+        put_limit = min(new.transaction_capacity() or _MOVE_BATCH, _MOVE_BATCH)
+        moved = [0]
+
+        def run() -> None:
+            while time.monotonic() < deadline:
+                # Several takes per put: a memory channel's small transactionCapacity must not cost one
+                # file channel fsync per hundred events. Rolled back in reverse, the takes keep their order.
+                with ExitStack() as takes:
+                    events: list[Event] = []
+                    while len(events) < put_limit:
+                        take = takes.enter_context(old.transaction())
+                        taken = take.take_batch(min(take_limit, put_limit - len(events)), 0.0)
+                        if not taken:
+                            break
+                        events.extend(taken)
+                    if not events:
+                        return
+                    with new.transaction() as put:
+                        put.put_batch(events)
+                moved[0] += len(events)
+
+        done = call_by(deadline, f"Moving the events of channel {name} into its replacement", run)
+        if moved[0]:
+            log.info("Channel %s moved its events into its replacement. events=%d to=%s", name, moved[0],
+                     type(new).__name__)
+        if not done or old.size():
+            log.warning("Channel %s could not move all its events into its replacement. moved=%d left=%d",
+                        name, moved[0], old.size())
+        return moved[0]
 
     # -- introspection --------------------------------------------------------------------------
 

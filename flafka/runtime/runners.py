@@ -6,6 +6,10 @@ use, a server down) does not stop the agent, and is logged rather than fatal.
 
 A sink runner waits on its channel after an idle ``BACKOFF`` (it wakes as soon as events are
 committed) instead of sleeping Flume's fixed back-off, so latency stays low when traffic is light.
+
+Stopping is bounded: ``stop(timeout)`` waits at most ``timeout`` seconds in all, for the thread and
+for the components' own ``stop``; a component that does not return in time is left to finish in the
+background (logged), so one stuck client cannot hold up the agent's stop deadline.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from flafka.channels.base import Channel
 from flafka.errors import FlafkaError
@@ -26,6 +31,30 @@ log = logging.getLogger(__name__)
 _START_RETRY_MAX = 30.0
 
 
+def call_by(deadline: float, what: str, call: Callable[[], object]) -> bool:
+    """Run ``call`` in a helper thread and wait for it until ``deadline`` (``time.monotonic()``).
+
+    True when it returned in time. An exception it raises is logged (ERROR, naming ``what``), not
+    raised; a call still running at the deadline goes on in the background and is logged.
+    """
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            call()
+        except Exception as exc:
+            failure.append(exc)
+            log.error("%s failed to stop cleanly. %s: %s", what, type(exc).__name__, exc, exc_info=exc)
+
+    helper = threading.Thread(target=run, name=f"stop {what}", daemon=True)
+    helper.start()
+    helper.join(max(0.0, deadline - time.monotonic()))
+    if helper.is_alive():
+        log.warning("%s did not stop by the deadline; it goes on stopping in the background.", what)
+        return False
+    return not failure
+
+
 class Runner:
     """Base: a named thread with a stop flag and a start-with-retry helper."""
 
@@ -37,6 +66,8 @@ class Runner:
         self._thread = threading.Thread(target=self._main, name=f"{self.kind}-{name}", daemon=True)
         self._once = OncePerKind(log)
         self.started = threading.Event()  # set once the components started successfully
+        self._life = threading.Lock()  # orders "started" against stop() giving up on a start
+        self._abandoned = False  # stop() returned while a start was under way: the thread cleans up itself
 
     def start(self) -> None:
         self._thread.start()
@@ -44,11 +75,11 @@ class Runner:
     def _main(self) -> None:
         raise NotImplementedError
 
-    def _start_with_retry(self, start: object, what: str) -> bool:
+    def _start_with_retry(self, start: Callable[[], None], what: str) -> bool:
         delay = 1.0
         while not self._stopping.is_set():
             try:
-                start()  # type: ignore[operator]
+                start()
             except Exception as exc:
                 self._once.log(logging.ERROR, f"start:{type(exc).__name__}",
                                f"{what} failed to start; retrying in {delay:g}s. {type(exc).__name__}: {exc}",
@@ -56,9 +87,26 @@ class Runner:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, _START_RETRY_MAX)
                 continue
-            self.started.set()
-            return True
+            with self._life:
+                if not self._abandoned:
+                    self.started.set()
+                    return True
+            # stop() already returned without stopping what was still starting: nobody else will.
+            log.info("%s started after its stop; stopping it now.", what)
+            self._stop_components()
+            return False
         return False
+
+    def _stop_components(self) -> None:
+        raise NotImplementedError
+
+    def _stop_started(self, deadline: float, what: str) -> None:
+        """Stop the components if they started; a start still under way is stopped by the thread."""
+        with self._life:
+            started = self.started.is_set()
+            self._abandoned = not started
+        if started:
+            call_by(deadline, what, self._stop_components)
 
     def join(self, timeout: float) -> bool:
         self._thread.join(max(0.0, timeout))
@@ -115,17 +163,22 @@ class SourceRunner(Runner):
             delay = min(consecutive * source.backoff_sleep_increment_ms, source.max_backoff_sleep_ms)
             self._stopping.wait(delay / 1000.0)
 
+    def _stop_components(self) -> None:
+        try:
+            self.source.stop()
+        finally:
+            self.processor.close()
+
     def stop(self, timeout: float) -> None:
-        """Stop taking new input; the batch in hand is finished (committed or rolled back) first."""
+        """Stop taking new input; the batch in hand is finished (committed or rolled back) first.
+
+        Returns within about ``timeout`` seconds, the source's own ``stop`` included.
+        """
+        deadline = time.monotonic() + timeout
         self._stopping.set()
         if not self.join(timeout):
             log.warning("Source %s did not finish its batch within %.1fs.", self.name, timeout)
-        if self.started.is_set():
-            try:
-                self.source.stop()
-            except Exception as exc:
-                log.error("Source %s failed to stop cleanly: %s", self.name, exc)
-            self.processor.close()
+        self._stop_started(deadline, f"Source {self.name}")
 
 
 class SinkRunner(Runner):
@@ -152,6 +205,12 @@ class SinkRunner(Runner):
                 status = processor.process()
                 failures = 0
             except Exception as exc:
+                if self._stopping.is_set():
+                    # The agent stopped the channel under this batch (a stop deadline passed): it rolled back
+                    # and the agent counted its events; nothing more to deliver.
+                    log.info("Sink group %s ended with its batch rolled back at stop. %s: %s", self.name,
+                             type(exc).__name__, exc)
+                    break
                 failures += 1
                 self._once.log(logging.ERROR, f"process:{type(exc).__name__}",
                                f"Sink group {self.name} failed to deliver; backing off. "
@@ -187,6 +246,9 @@ class SinkRunner(Runner):
     def stop(self, timeout: float) -> None:
         self._stopping.set()
         self._kick.set()
+        # A sink that holds a batch while it retries its destination gives it up now, not after the join.
+        for sink in getattr(self.processor, "sinks", ()):  # a processor never bound has none
+            sink.request_stop()
         for channel in self.channels:
             channel.wakeup()
         if not self.join(timeout):
