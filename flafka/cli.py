@@ -2,7 +2,9 @@
 
 Flume's own flags are accepted (``agent`` sub-command, ``-n``, ``-f`` repeated, ``-c``, ``-i``,
 ``--no-reload-conf``, ``-D...`` system properties), so a ``flume-ng agent ...`` command line can be
-pointed at flafka unchanged. Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.
+pointed at flafka unchanged. Exit codes: 0 ok, 1 runtime failure (including a stop that lost events,
+or a reload after which no pipeline can run), 2 configuration or usage error. SIGTERM and SIGINT stop
+gracefully within ``--stop-timeout``; SIGHUP reloads the configuration at once.
 
 ``flafka-agent channel inspect DIR [DIR...]`` prints what a file channel's directories hold (see
 :mod:`flafka.channels.file.inspect`).
@@ -13,21 +15,25 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
-from collections.abc import Sequence
-from types import FrameType
+from collections.abc import Callable, Sequence
 
 from flafka import __version__
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
 from flafka.errors import ConfigError
-from flafka.runtime.agent import Agent
+from flafka.runtime.agent import Agent, ReloadFailed
 
 log = logging.getLogger("flafka.agent")
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+
+_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_CANNOT_RUN = -1  # queued by the reloader beside signal numbers: the agent cannot run any pipeline
+
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,36 +101,72 @@ def _mtimes(paths: Sequence[str]) -> tuple[float, ...]:
 
 
 class _Reloader(threading.Thread):
-    """Polls the configuration files' mtimes and applies a changed, valid configuration."""
+    """Applies a changed, valid configuration without stopping the agent.
 
-    def __init__(self, agent: Agent, args: argparse.Namespace, stop: threading.Event,
-                 loaded_mtimes: tuple[float, ...]) -> None:
+    It reloads when the files' mtimes move (checked every ``--poll-interval`` seconds, unless
+    ``--no-reload-conf``) and at once when :meth:`request` is called (SIGHUP), even when the mtimes did
+    not move and even with ``--no-reload-conf``: a SIGHUP is an explicit request. An invalid
+    configuration, or one the agent refused, leaves the running pipeline as it is; when the agent can
+    no longer run any pipeline, ``on_fatal`` is called and the thread ends.
+    """
+
+    def __init__(self, agent: Agent, args: argparse.Namespace, loaded_mtimes: tuple[float, ...],
+                 on_fatal: Callable[[], None]) -> None:
         super().__init__(name="config-reloader", daemon=True)
-        self._agent, self._args, self._stop = agent, args, stop
+        self._agent, self._args, self._on_fatal = agent, args, on_fatal
         self._seen = loaded_mtimes
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._requested = False
+        self._closed = False
 
-    def _mtimes(self) -> tuple[float, ...]:
-        return _mtimes(self._args.conf_file)
+    def request(self) -> None:
+        """Reload as soon as possible (after the reload under way, if any)."""
+        with self._lock:
+            self._requested = True
+        self._wake.set()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._wake.set()
 
     def run(self) -> None:
-        while not self._stop.wait(self._args.poll_interval):
-            now = self._mtimes()
-            if now == self._seen:
+        interval = None if self._args.no_reload_conf else self._args.poll_interval
+        while True:
+            self._wake.wait(interval)
+            self._wake.clear()
+            with self._lock:
+                if self._closed:
+                    return
+                requested, self._requested = self._requested, False
+            now = _mtimes(self._args.conf_file)
+            if now == self._seen and not requested:
                 continue
             self._seen = now
-            try:
-                loaded = _load(self._args)
-            except ConfigError as exc:
-                log.error("The changed configuration is invalid; the running one stays. problems=%d\n%s",
-                          len([d for d in exc.diagnostics if d.is_error]),
-                          "\n".join(str(d) for d in exc.diagnostics))
-                continue
-            for d in loaded.diagnostics:
-                log.warning("%s", d)
-            try:
-                self._agent.apply(loaded.plan, timeout=self._args.stop_timeout)
-            except Exception:
-                log.exception("Applying the changed configuration failed.")
+            if not self._reload("The configuration read on SIGHUP" if requested else "The changed configuration"):
+                self._on_fatal()
+                return
+
+    def _reload(self, what: str) -> bool:
+        """Load and apply the files; False when the agent cannot go on."""
+        try:
+            loaded = _load(self._args)
+        except ConfigError as exc:
+            log.error("%s is invalid; the running one stays. problems=%d\n%s", what,
+                      len([d for d in exc.diagnostics if d.is_error]), "\n".join(str(d) for d in exc.diagnostics))
+            return True
+        for d in loaded.diagnostics:
+            log.warning("%s", d)
+        try:
+            self._agent.apply(loaded.plan, timeout=self._args.stop_timeout)
+        except ReloadFailed as exc:
+            return exc.restored  # the agent logged what failed, and whether the previous pipeline runs
+        except Exception:
+            # Half applied, or not at all: with its state unknown the agent must not go on looking healthy.
+            log.exception("Applying the configuration failed unexpectedly; the agent stops.")
+            return False
+        return True
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -159,16 +201,21 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{len(loaded.diagnostics)} warning(s).", file=sys.stderr)
         return EXIT_OK
 
-    stop = threading.Event()
+    # Signal handlers only queue the signal (SimpleQueue.put is safe there; logging and Event.set are
+    # not: the main thread may hold their locks when the signal arrives). The run loop below acts on it.
+    control: queue.SimpleQueue[int] = queue.SimpleQueue()
+    previous = {signum: signal.signal(signum, lambda signum, frame: control.put(signum)) for signum in _SIGNALS}
+    try:
+        return _run(args, loaded, loaded_mtimes, control)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        log.info("Received %s; stopping gracefully (at most %.1fs).", signal.Signals(signum).name,
-                 args.stop_timeout)
-        stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-
+def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[float, ...],
+         control: queue.SimpleQueue[int]) -> int:
+    """Run the agent until SIGTERM/SIGINT (exit 0, or 1 if the stop lost events) or until a reload left
+    it unable to run (exit 1); SIGHUP reloads the configuration."""
     agent = Agent(loaded.plan)
     try:
         agent.start()
@@ -176,11 +223,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("Agent %s failed to start: %s: %s", args.name, type(exc).__name__, exc)
         agent.stop(args.stop_timeout)
         return EXIT_RUNTIME
-    if not args.no_reload_conf:
-        _Reloader(agent, args, stop, loaded_mtimes).start()
-    stop.wait()
-    agent.stop(args.stop_timeout)
-    return EXIT_OK
+    reloader = _Reloader(agent, args, loaded_mtimes, on_fatal=lambda: control.put(_CANNOT_RUN))
+    reloader.start()
+    code = EXIT_OK
+    while True:
+        received = control.get()
+        if received == signal.SIGHUP:
+            log.info("Agent %s received SIGHUP; reloading the configuration.", args.name)
+            reloader.request()
+            continue
+        if received == _CANNOT_RUN:
+            log.error("Agent %s cannot run its pipeline after the reload; stopping (at most %.1fs), exit code 1.",
+                      args.name, args.stop_timeout)
+            code = EXIT_RUNTIME
+        else:
+            log.info("Agent %s received %s; stopping gracefully (at most %.1fs).", args.name,
+                     signal.Signals(received).name, args.stop_timeout)
+        break
+    reloader.close()
+    lost = agent.stop(args.stop_timeout)
+    if lost:
+        log.error("Agent %s lost events at stop (see above); exit code 1. events=%d", args.name, lost)
+        code = EXIT_RUNTIME
+    return code
 
 
 if __name__ == "__main__":
