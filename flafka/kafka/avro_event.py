@@ -31,11 +31,22 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-def encode(headers: dict[str, str], body: bytes) -> bytes:
-    """The AvroFlumeEvent datum of ``headers`` and ``body`` (one map block, as Java writes it)."""
+def encode(headers: dict[str, str], body: bytes, errors: str = "strict") -> bytes:
+    """The AvroFlumeEvent datum of ``headers`` and ``body`` (one map block, as Java writes it).
+
+    Header text is UTF-8; a header that is not valid Unicode text (a lone surrogate) raises
+    ``UnicodeEncodeError`` unless ``errors`` names another handler of ``str.encode``.
+    """
     if not headers:
         return b"\x00" + _varint(len(body)) + body
     parts = [_varint(len(headers))]
+    if errors != "strict":
+        for key, value in headers.items():
+            k = key.encode("utf-8", errors)
+            v = value.encode("utf-8", errors)
+            parts += (_varint(len(k)), k, _varint(len(v)), v)
+        parts += (b"\x00", _varint(len(body)), body)
+        return b"".join(parts)
     for key, value in headers.items():
         k = key.encode()
         v = value.encode()

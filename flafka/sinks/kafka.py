@@ -3,18 +3,49 @@
 Each ``process()`` takes up to ``flumeBatchSize`` events in one channel transaction, queues them all
 in one librdkafka producer (confluent-kafka: kafka-python's producer tops out near 80k records/s here,
 see docs/design-notes.md), flushes, and checks every record's delivery report; the take commits only
-then. Any Kafka failure rolls the take back (the events go back to the head of the
-channel and the whole batch is sent again later, so a record acked before the failure may be
-written twice: at-least-once, as Flume). Both property generations are accepted: Flume 1.6
-(``brokerList``, ``topic``, ``batchSize``, ``requiredAcks``, ``kafka.<0.8 producer key>``) with a
-deprecation warning each, and Flume 1.7 to 1.11 (``kafka.bootstrap.servers``, ``kafka.topic``,
-``flumeBatchSize``, ``kafka.producer.*``, ``header.*``, ``timestampHeader`` …).
+when every record is acknowledged or set aside as bad (see "A failed batch" below). Both property
+generations are accepted: Flume 1.6 (``brokerList``, ``topic``, ``batchSize``, ``requiredAcks``,
+``kafka.<0.8 producer key>``) with a deprecation warning each, and Flume 1.7 to 1.11
+(``kafka.bootstrap.servers``, ``kafka.topic``, ``flumeBatchSize``, ``kafka.producer.*``, ``header.*``,
+``timestampHeader`` …).
 
 Per event: the record key is the ``key`` header (UTF-8), the partition is the integer in the header
 named by ``partitionIdHeader`` when present, else ``defaultPartitionId``, else the producer's
 partitioner (murmur2 of the key, as Java); the record timestamp comes from ``timestampHeader``;
 ``header.<flumeHeader> = <kafkaHeader>`` copies headers into Kafka record headers; the value is the
 body, or the AvroFlumeEvent datum of headers and body with ``useFlumeEventFormat``.
+
+**A failed batch** never writes an acknowledged record twice. Flume (and flafka before) rolled the whole
+take back on any failure, and the next attempt sent again the records Kafka had already acknowledged:
+one topic (or partition) refusing writes for a while duplicated every other record of each batch on
+each retry. The choices, and why:
+
+* A take cannot be committed in part (a channel transaction is all or nothing), and a rollback gives
+  the events back without anything that identifies them across attempts (a file or Kafka channel
+  hands out new objects; equal content does not mean the same event). So the sink keeps the take
+  open instead: when a record fails for a reason that is not its own (broker or partition leader
+  unavailable, not enough in-sync replicas, timeout) while other records of the batch (or their dead
+  letters) are acknowledged, it *holds* the batch and produces again only the records whose delivery
+  report failed, with back-off (1 s doubling to 5 s; librdkafka already retried each one for
+  ``delivery.timeout.ms``), until all are acknowledged. A record still waiting for its report is
+  never produced again; a fatal producer error gets a new producer once nothing is in flight.
+* When nothing of the batch was acknowledged, the take is rolled back at once, as before: nothing can
+  be duplicated, and a failover sink group still moves to its next sink while Kafka is down.
+* A held batch gives up when the sink is asked to stop: ``Sink.request_stop()`` (which the sink
+  runner calls before it joins its thread, and ``stop()`` also sets) wakes the back-off and the
+  delivery wait (which waits in 0.2 s slices), and the take is rolled back. Only then are acknowledged
+  records sent again, after the restart: the one remaining at-least-once case.
+* Bad events are judged once per take, before anything is produced: a held batch does not judge,
+  count or dead-letter them again.
+
+Every per-event value is judged before it reaches the client, in the per-event loop with cheap checks,
+so that no value can make ``produce()`` raise for the whole batch: a partition header outside 0 to
+2^31-1 (Kafka's int32), a ``key`` or ``header.*`` value (or, with ``useFlumeEventFormat``, any header)
+that is not valid Unicode text (a lone surrogate, which the HTTP source accepts) are bad events. A
+timestamp header that is not a whole number from 0 to 2^63-1 (Kafka's int64; Java refuses negative
+ones) gets the producer's time and a warning once, as a non-numeric one (Flume 1.11 does that for
+text it cannot parse): the timestamp is metadata, the event is still good. Anything else
+``produce()`` raises for one record (TypeError, ValueError, OverflowError) sets that record aside too.
 
 Differences from Flume:
 
@@ -30,18 +61,24 @@ Differences from Flume:
   missing header becomes the empty string). Flume expands them only when ``allowTopicOverride`` is
   true; otherwise it sends to a topic literally named ``…%{header}…``, which Kafka refuses. The time
   escapes (``%Y`` …) are not expanded here (a configuration error names the supported form).
-* Bad data never stalls the sink: an event whose partition header is not an integer (or names a
-  partition the topic does not have), whose topic is empty or not a legal Kafka topic name, or that
-  is larger than ``max.request.size`` (or that the broker refuses as a record), is counted in
-  ``EventWriteFail``, logged once per kind, and
+* Bad data never stalls the sink: an event whose partition header is not a partition number (or names
+  a partition the topic does not have), whose topic is empty or not a legal Kafka topic name, whose key
+  or mapped header is not valid Unicode text, or that is larger than ``max.request.size`` (or that the
+  broker refuses as a record), is counted in ``EventWriteFail``, logged once per kind, and
   sent to ``deadLetterTopic`` when that flafka extension is set (value as it would have been sent,
-  every event header as a Kafka record header, plus ``flafka.error`` saying why); without it the
-  event is dropped with an ERROR log giving the count. The rest of the batch is delivered normally.
+  every event header as a Kafka record header, plus ``flafka.error`` saying why; counted in
+  ``EventDeadLetterCount``); without it the event is dropped with an ERROR log giving the count
+  (``EventDropCount``), or goes to the sink's dead-letter channel when the agent wired one. Dead-letter
+  text is encoded with ``surrogatepass``: valid text is plain UTF-8, a lone surrogate keeps its exact
+  code point (decode with the same handler to get it back) instead of failing the dead letter too; a
+  reader that replaces bad bytes (Java, ``errors="replace"``) still reads the record. A dead letter the
+  topic refuses as a record is dropped and counted. The rest of the batch is delivered normally.
   Flume fails the whole batch, forever.
 * The producer is created at start, and asks for metadata (waiting up to ``max.block.ms``, 30 s when
   unset) so that an unreachable broker is known at once. That does not fail the start: the connection
   is retried with each batch (each fails and rolls back until the broker answers). A producer that hit
-  a non-retriable error is dropped (its queued records purged) and a new one made for the next batch.
+  a non-retriable error in a batch that is rolled back is dropped (its queued records purged) and a new
+  one made for the next batch.
 * ``linger.ms`` defaults to 0 as in Java's client (librdkafka's own default is 5 ms); every batch is
   flushed anyway.
 * A Flume 1.6 ``kafka.<key>`` Kafka 0.8 producer setting that has a modern equivalent
@@ -56,6 +93,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -86,6 +124,10 @@ _CLOSE_TIMEOUT_S = 5.0
 _DEFAULT_DELIVERY_TIMEOUT_MS = 120_000  # Java's (and librdkafka's) delivery.timeout.ms default
 _DEFAULT_CONNECT_TIMEOUT_MS = 30_000  # when max.block.ms is not set: a start against a broker that is down
 _ERROR_HEADER = "flafka.error"
+_INT32_MAX = 2**31 - 1  # partitions are int32 in Kafka's protocol
+_INT64_MAX = 2**63 - 1  # record timestamps are int64
+_HOLD_BACKOFF_MAX_S = 5.0  # longest wait between two retries of a held batch's failed records
+_FLUSH_SLICE_S = 0.2  # a stop request is seen within this while waiting for delivery reports
 # Where librdkafka's accepted ranges are narrower than Java's: (argument, Java name, lowest, highest).
 _LIBRDKAFKA_RANGES = (
     ("retry_backoff_ms", "retry.backoff.ms", 1, 300_000),
@@ -278,7 +320,6 @@ class KafkaSink(BatchSink):
         self._topic_problems: dict[str, str] = {}  # topic → "" when legal, else why not
         self._once = OncePerKind(log)
         self._trap_noted = config.allow_topic_override is not None  # explicit setting: nothing to point out
-        self._dropped = 0
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -293,6 +334,7 @@ class KafkaSink(BatchSink):
                  ",".join(self.config.servers()), self._acks)
 
     def stop(self) -> None:
+        self.stopping.set()  # a batch held in process() (another thread) gives up
         producer, self._producer = self._producer, None
         if producer is not None:
             self._close(producer, _CLOSE_TIMEOUT_S)
@@ -341,7 +383,73 @@ class KafkaSink(BatchSink):
             self.counter.kafka_event_send_timer += int((time.monotonic() - started) * 1000)
 
     def _send(self, events: list[Event]) -> None:
+        """Deliver ``events``: every record acknowledged or set aside as bad (see "A failed batch" above)."""
         producer = self._producer if self._producer is not None else self._connect()
+        if not self._trap_noted:
+            self._note_topic_trap(events)
+        batch = _Batch(self.stopping)
+        retry: list[int] = []
+        attempts = 0
+        try:
+            while True:
+                if attempts == 0:
+                    self._produce(producer, batch, events, range(len(events)))
+                else:
+                    self._produce(producer, batch, events, [n for n in retry if n >= 0])
+                    for number in retry:
+                        if number < 0:
+                            self._produce_letter(producer, batch, ~number)
+                self._wait(producer, batch)
+                while batch.refused:  # refused by the broker (or librdkafka) per record, after the batch was sent
+                    refused, batch.refused = batch.refused, []
+                    for index, error, partition in refused:
+                        self._set_aside(producer, batch, events[index], *_bad_record(error, partition))
+                    self._wait(producer, batch)
+                if batch.failure is None and not batch.outstanding:
+                    break
+                failure = batch.failure or KafkaError(
+                    KafkaError._TIMED_OUT, f"{batch.outstanding} records were not acknowledged in time",
+                    retriable=True)
+                if not batch.acked:
+                    # Nothing of this batch reached Kafka: rolling it back sends nothing twice, and lets a
+                    # failover sink group try another sink.
+                    raise self._failed(producer, failure, len(events))
+                retry, batch.failed, batch.failure = batch.failed, [], None
+                attempts += 1
+                delay = min(float(2 ** (attempts - 1)), _HOLD_BACKOFF_MAX_S)
+                self._once.log(logging.WARNING, "hold",
+                               f"Kafka sink {self.name} holds a batch whose other records are acknowledged and "
+                               f"retries only the records that failed, so that none is written twice. "
+                               f"events={len(events)} acknowledged={batch.acked} retrying={len(retry)} "
+                               f"in_flight={batch.outstanding} retry_in={delay:g}s reason={_reason(failure)}")
+                if self.stopping.wait(delay):
+                    raise _Stopped
+                if failure.fatal() and not batch.outstanding:
+                    producer = self._reconnect(producer)
+        except _Stopped:
+            raise self._given_up(batch, len(events)) from None
+        self._account(batch, attempts)
+
+    def _reconnect(self, producer: Producer) -> Producer:
+        """A new producer for a held batch (a fatal error left the old one unusable), retried until stopped."""
+        self._producer = None
+        self._close(producer, 0.0)
+        delay = 1.0
+        while True:
+            try:
+                return self._connect()
+            except DeliveryError as exc:
+                self._once.log(logging.WARNING, "hold:connect", f"{exc}; the held batch waits for it. "
+                                                                 f"retry_in={delay:g}s")
+            if self.stopping.wait(delay):
+                raise _Stopped
+            delay = min(delay * 2, _HOLD_BACKOFF_MAX_S)
+
+    def _produce(self, producer: Producer, batch: _Batch, events: list[Event], indices: Iterable[int]) -> None:
+        """Queue the records of ``events[indices]``; events whose values cannot make a record are set aside.
+
+        Every per-event value is judged here, before it reaches the client, with cheap checks in one loop.
+        """
         config = self.config
         static_topic = config.topic
         topic_of = self._topic_of
@@ -355,12 +463,9 @@ class KafkaSink(BatchSink):
         timestamp_header = config.timestamp_header
         header_pairs = self._header_pairs
         flume_format = config.use_flume_event_format
-        if not self._trap_noted:
-            self._note_topic_trap(events)
-        deadline = time.monotonic() + self._flush_timeout
-        outcome = _Outcome(producer, deadline)
-        bad: list[tuple[Event, str, str]] = []  # (event, kind, reason)
-        for index, event in enumerate(events):
+        produce = batch.produce
+        for index in indices:
+            event = events[index]
             headers = event.headers
             if override:
                 topic = headers.get(topic_header)
@@ -377,7 +482,7 @@ class KafkaSink(BatchSink):
                         topic_problems.clear()
                     problem = topic_problems[topic] = topic_problem(topic) or ""
                 if problem:
-                    bad.append((event, "topic", f"topic {topic!r} {problem}"))
+                    self._set_aside(producer, batch, event, "topic", f"topic {topic!r} {problem}")
                     continue
             partition = default_partition
             if partition_header is not None:
@@ -387,8 +492,9 @@ class KafkaSink(BatchSink):
                         partition = int(raw)
                     except ValueError:
                         partition = -1
-                    if partition < 0:
-                        bad.append((event, "partition", f"header {partition_header}={raw!r} is not a partition number"))
+                    if not 0 <= partition <= _INT32_MAX:
+                        self._set_aside(producer, batch, event, "partition",
+                                        f"header {partition_header}={raw!r} is not a partition number")
                         continue
             timestamp = 0  # librdkafka: the producer's time
             if timestamp_header is not None:
@@ -397,41 +503,100 @@ class KafkaSink(BatchSink):
                     try:
                         timestamp = int(raw)
                     except ValueError:
+                        timestamp = -1
+                    if not 0 <= timestamp <= _INT64_MAX:
+                        timestamp = 0
                         self._once.log(logging.WARNING, "timestamp",
-                                       f"Kafka sink {self.name} found a timestamp header that is not epoch "
-                                       f"ms; the producer's time is used. {timestamp_header}={raw!r}")
+                                       f"Kafka sink {self.name} found a timestamp header that is not epoch ms "
+                                       f"(a whole number from 0 to 2^63-1); the producer's time is used. "
+                                       f"{timestamp_header}={raw!r}")
             key = headers.get("key")
-            record_headers: _Headers | None = [(kafka_name, headers[flume_name].encode())
-                              for flume_name, kafka_name in header_pairs
-                              if flume_name in headers] if header_pairs else None
             try:
-                refused = outcome.produce(index, topic, encode(headers, event.body) if flume_format else event.body,
-                                          key=None if key is None else key.encode(), partition=partition,
-                                          timestamp=timestamp, headers=record_headers)
-            except KafkaException as exc:
-                raise self._failed(producer, _error_of(exc), len(events)) from exc
+                key_bytes = None if key is None else key.encode()
+                record_headers: _Headers | None = [(kafka_name, headers[flume_name].encode())
+                                                   for flume_name, kafka_name in header_pairs
+                                                   if flume_name in headers] if header_pairs else None
+                value = encode(headers, event.body) if flume_format else event.body
+            except UnicodeEncodeError:
+                self._set_aside(producer, batch, event, "unicode", _not_unicode(headers))
+                continue
+            try:
+                refused = produce(producer, index, topic, value, key=key_bytes, partition=partition,
+                                  timestamp=timestamp, headers=record_headers)
+            except (TypeError, ValueError, OverflowError) as exc:  # a value the client cannot take (UnicodeError too)
+                self._set_aside(producer, batch, event, "record", f"{type(exc).__name__}: {exc}")
+                continue
             if refused is not None:
-                bad.append((event, *_bad_record(refused, partition)))
+                self._set_aside(producer, batch, event, *_bad_record(refused, partition))
+
+    def _set_aside(self, producer: Producer, batch: _Batch, event: Event, kind: str, reason: str) -> None:
+        """A bad event: queued for the dead-letter topic when there is one, else dropped when the batch ends."""
+        self.counter.event_write_fail += 1
+        if self.config.dead_letter_topic is None:
+            batch.dropped.append((event, kind, reason))
+            return
+        batch.letters.append((event, kind, reason))
+        self._produce_letter(producer, batch, len(batch.letters) - 1)
+
+    def _produce_letter(self, producer: Producer, batch: _Batch, number: int) -> None:
+        """Queue dead letter ``number``: the value as it would have been sent, every event header as a record
+        header, plus flafka.error. Text is encoded with ``surrogatepass``: a lone surrogate (which some sources
+        let through) cannot make the dead letter fail too, and comes back exactly with the same handler."""
+        event, _, reason = batch.letters[number]
+        topic = self.config.dead_letter_topic
+        assert topic is not None
+        headers = event.headers
+        key = headers.get("key")
         try:
-            if bad:
-                self._set_aside(outcome, bad)
-            outcome.wait(self.name, len(events))
-            late = [(events[index], *_bad_record(error, partition)) for index, error, partition in outcome.refused]
-            if late:  # refused by the broker (or librdkafka) per record, after the batch was sent
-                dead_letters = _Outcome(producer, deadline)
-                self._set_aside(dead_letters, late)
-                dead_letters.wait(self.name, len(late))
-                outcome.lost += dead_letters.lost
-        except KafkaException as exc:
-            raise self._failed(producer, _error_of(exc), len(events)) from exc
-        except _BatchFailed as exc:
-            raise self._failed(producer, exc.error, len(events)) from None
-        if outcome.lost:
-            self._dropped += len(outcome.lost)
-            self._once.log(logging.ERROR, "drop:dead-letter",
-                           f"Kafka sink {self.name} dropped events the dead-letter topic refused. "
-                           f"events={len(outcome.lost)} dropped_total={self._dropped} "
-                           f"reason={_reason(outcome.lost[0])}")
+            record_headers: _Headers = [(_header_name(k), v.encode("utf-8", "surrogatepass"))
+                                        for k, v in headers.items()]
+            record_headers.append((_ERROR_HEADER, reason.encode("utf-8", "surrogatepass")))
+            value = (encode(headers, event.body, "surrogatepass") if self.config.use_flume_event_format
+                     else event.body)
+            refused = batch.produce(producer, ~number, topic, value,
+                                    key=None if key is None else key.encode("utf-8", "surrogatepass"),
+                                    partition=-1, timestamp=0, headers=record_headers)
+        except (TypeError, ValueError, OverflowError) as exc:
+            refused = KafkaError(KafkaError._INVALID_ARG, f"{type(exc).__name__}: {exc}")
+        if refused is not None:
+            batch.letter_refused(number, refused)
+
+    def _wait(self, producer: Producer, batch: _Batch) -> None:
+        """Serve delivery reports until every queued record has one, the batch's time is up, or a stop."""
+        deadline = time.monotonic() + self._flush_timeout
+        while batch.outstanding:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            # Slices, so that a stop request is seen within a fraction of a second.
+            producer.flush(min(left, _FLUSH_SLICE_S))
+            if batch.outstanding and self.stopping.is_set():
+                raise _Stopped
+
+    def _account(self, batch: _Batch, attempts: int) -> None:
+        """The batch is done: count and log its dead letters and dropped events, once per kind."""
+        if attempts:
+            self._once.log(logging.INFO, "held", f"Kafka sink {self.name} delivered the held records. "
+                                                  f"retries={attempts}")
+        if batch.sent_letters:
+            letters = [batch.letters[n] for n in batch.sent_letters]
+            self.counter.event_dead_letter_count += len(letters)
+            for kind, (n, reason) in _by_kind(letters).items():
+                self._once.log(logging.WARNING, f"bad:{kind}",
+                               f"Kafka sink {self.name} sent events it cannot write to dead-letter topic "
+                               f"{self.config.dead_letter_topic}. kind={kind} events={n} reason={reason}")
+        dropped = batch.dropped
+        if not dropped:
+            return
+        if self.config.dead_letter_topic is None and self.dead_letters.channel is not None:
+            self.dead_letters.set_aside(dropped)  # the agent wired a dead-letter channel: it counts and logs
+            return
+        self.counter.event_drop_count += len(dropped)
+        hint = "" if self.config.dead_letter_topic else " (set deadLetterTopic to keep them)"
+        for kind, (n, reason) in _by_kind(dropped).items():
+            self._once.log(logging.ERROR, f"drop:{kind}",
+                           f"Kafka sink {self.name} dropped events it cannot write{hint}. kind={kind} events={n} "
+                           f"dropped_total={self.counter.event_drop_count} reason={reason}")
 
     def _note_topic_trap(self, events: list[Event]) -> None:
         """Point out once that events name another topic in a header Flume would have obeyed."""
@@ -446,41 +611,11 @@ class KafkaSink(BatchSink):
                             self._topic_of(event.headers))
                 return
 
-    def _set_aside(self, outcome: _Outcome, bad: list[tuple[Event, str, str]]) -> None:
-        """Send bad events to the dead-letter topic, or drop them (counted, logged once per kind)."""
-        self.counter.event_write_fail += len(bad)
-        dead_letters = self.config.dead_letter_topic
-        flume_format = self.config.use_flume_event_format
-        sent: dict[str, tuple[int, str]] = {}  # kind → (events, first reason)
-        dropped: dict[str, tuple[int, str]] = {}
-        for event, bad_kind, bad_reason in bad:
-            kind, reason = bad_kind, bad_reason
-            if dead_letters is not None:
-                key = event.headers.get("key")
-                record_headers: _Headers = [(k, v.encode()) for k, v in event.headers.items()]
-                record_headers.append((_ERROR_HEADER, reason.encode()))
-                refused = outcome.produce(-1, dead_letters,
-                                          encode(event.headers, event.body) if flume_format else event.body,
-                                          key=None if key is None else key.encode(), partition=-1, timestamp=0,
-                                          headers=record_headers)
-                if refused is None:
-                    n, first = sent.get(kind, (0, reason))
-                    sent[kind] = (n + 1, first)
-                    continue
-                kind = f"{kind}+dead-letter"
-                reason = f"{reason}; the dead-letter topic refused it too: {_reason(refused)}"
-            n, first = dropped.get(kind, (0, reason))
-            dropped[kind] = (n + 1, first)
-        for kind, (n, reason) in sent.items():
-            self._once.log(logging.WARNING, f"bad:{kind}",
-                           f"Kafka sink {self.name} sent events it cannot write to dead-letter topic {dead_letters}. "
-                           f"events={n} reason={reason}")
-        for kind, (n, reason) in dropped.items():
-            self._dropped += n
-            self._once.log(logging.ERROR, f"drop:{kind}",
-                           f"Kafka sink {self.name} dropped events it cannot write"
-                           f"{'' if dead_letters else ' (set deadLetterTopic to keep them)'}. events={n} "
-                           f"dropped_total={self._dropped} reason={reason}")
+    def _given_up(self, batch: _Batch, size: int) -> DeliveryError:
+        return DeliveryError(
+            f"Kafka sink {self.name} was stopped while it retried records of a batch; the batch is rolled back "
+            f"(its acknowledged records will be written again when it is taken again). events={size} "
+            f"acknowledged={batch.acked}", retriable=True)
 
     def _failed(self, producer: Producer, error: KafkaError, batch: int) -> DeliveryError:
         retriable = bool(error.retriable()) and not error.fatal()
@@ -507,6 +642,35 @@ def _bad_record(error: KafkaError, partition: int) -> tuple[str, str]:
     return kind, f"partition {partition}: {reason}" if kind == "partition" and partition >= 0 else reason
 
 
+def _not_unicode(headers: dict[str, str]) -> str:
+    """Why ``headers`` cannot be written as UTF-8: the first header whose name or value has a lone surrogate."""
+    for name, value in headers.items():
+        for text in (name, value):
+            try:
+                text.encode()
+            except UnicodeEncodeError:
+                return f"header {name!r} is not valid Unicode text"
+    return "a header is not valid Unicode text"
+
+
+def _header_name(name: str) -> str:
+    """A record header name confluent-kafka can encode (it encodes names strictly): lone surrogates escaped."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode()
+    return name
+
+
+def _by_kind(bad: Iterable[tuple[Event, str, str]]) -> dict[str, tuple[int, str]]:
+    """kind → (events of that kind, the first one's reason)."""
+    out: dict[str, tuple[int, str]] = {}
+    for _, kind, reason in bad:
+        count, first = out.get(kind, (0, reason))
+        out[kind] = (count + 1, first)
+    return out
+
+
 def _error_of(exc: KafkaException) -> KafkaError:
     if exc.args and isinstance(exc.args[0], KafkaError):
         return exc.args[0]
@@ -519,58 +683,66 @@ def _reason(error: KafkaError | KafkaException) -> str:
     return f"{error.name()}: {error.str()}"
 
 
-class _Outcome:
-    """The records of one batch in flight: what librdkafka refused at once, and what each delivery reported."""
+class _Stopped(Exception):
+    """The sink was asked to stop while it waited on a batch."""
 
-    def __init__(self, producer: Producer, deadline: float) -> None:
-        self.producer = producer
-        self.deadline = deadline
-        self.refused: list[tuple[int, KafkaError, int]] = []  # (event index, error, partition): set aside
-        self.lost: list[KafkaError] = []  # dead-letter records refused per record: nowhere left to send them
-        self.failure: KafkaError | None = None  # the first error that fails the batch
 
-    def _delivered(self, index: int, error: KafkaError | None, message: Any) -> None:
+class _Batch:
+    """The records of one take, over every attempt: what each delivery report said.
+
+    Records are numbered by event index; dead letters by ``~n`` (negative) for ``letters[n]``.
+    """
+
+    def __init__(self, stopping: threading.Event) -> None:
+        self.stopping = stopping
+        self.acked = 0  # records (events and dead letters) acknowledged: never sent again
+        self.outstanding = 0  # queued, no delivery report yet: never sent again either
+        self.failed: list[int] = []  # failed for a reason not their own (broker, timeout): to be retried
+        self.failure: KafkaError | None = None  # the last such reason
+        self.refused: list[tuple[int, KafkaError, int]] = []  # (event index, error, partition): bad records
+        self.letters: list[tuple[Event, str, str]] = []  # bad events for the dead-letter topic
+        self.sent_letters: list[int] = []
+        self.dropped: list[tuple[Event, str, str]] = []  # bad events with nowhere to go
+
+    def _delivered(self, number: int, error: KafkaError | None, message: Any) -> None:
+        self.outstanding -= 1
         if error is None:
-            return
-        if error.code() not in _RECORD_ERRORS:
-            if self.failure is None:
-                self.failure = error
-        elif index >= 0:
-            self.refused.append((index, error, message.partition()))
+            self.acked += 1
+            if number < 0:
+                self.sent_letters.append(~number)
+        elif error.code() not in _RECORD_ERRORS:
+            self.failure = error
+            self.failed.append(number)
+        elif number >= 0:
+            self.refused.append((number, error, message.partition()))
         else:
-            self.lost.append(error)
+            self.letter_refused(~number, error)
 
-    def produce(self, index: int, topic: str, value: bytes, *, key: bytes | None, partition: int, timestamp: int,
-                headers: _Headers | None) -> KafkaError | None:
+    def letter_refused(self, number: int, error: KafkaError) -> None:
+        event, kind, reason = self.letters[number]
+        self.dropped.append((event, f"{kind}+dead-letter",
+                             f"{reason}; the dead-letter topic refused it too: {_reason(error)}"))
+
+    def produce(self, producer: Producer, number: int, topic: str, value: bytes, *, key: bytes | None,
+                partition: int, timestamp: int, headers: _Headers | None) -> KafkaError | None:
         """Queue one record; the error when librdkafka refuses that record outright (size, partition …)."""
-        callback = functools.partial(self._delivered, index)
+        callback = functools.partial(self._delivered, number)
         while True:
             try:
-                self.producer.produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
-                                      on_delivery=callback)
+                producer.produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
+                                 on_delivery=callback)
+                self.outstanding += 1
                 return None
             except BufferError:
-                # The local queue is full: serve delivery reports until there is room, within the batch's time.
-                if time.monotonic() >= self.deadline:
-                    raise DeliveryError("timed out waiting for room in the producer's queue", retriable=True) from None
-                self.producer.poll(0.05)
+                # The local queue is full: serve delivery reports until there is room. Records leave it
+                # within delivery.timeout.ms, delivered or failed, so this ends; a stop ends it sooner.
+                if self.stopping.is_set():
+                    raise _Stopped from None
+                producer.poll(0.05)
             except KafkaException as exc:
                 error = _error_of(exc)
                 if error.code() in _RECORD_ERRORS:
                     return error
-                raise
-
-    def wait(self, sink_name: str, batch: int) -> None:
-        """Every record acknowledged (or refused per record); raises DeliveryError otherwise."""
-        left = self.producer.flush(max(0.0, self.deadline - time.monotonic()))
-        if self.failure is not None:
-            raise _BatchFailed(self.failure)
-        if left:
-            raise DeliveryError(f"Kafka sink {sink_name}: {left} of {batch} records were not acknowledged in time; "
-                                "the batch is rolled back and sent again", retriable=True)
-
-
-class _BatchFailed(Exception):
-    def __init__(self, error: KafkaError) -> None:
-        super().__init__(error)
-        self.error = error
+                self.failure = error  # the producer's state, not the record's: retried like a failed delivery
+                self.failed.append(number)
+                return None

@@ -16,10 +16,12 @@ import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import DeliveryError
@@ -227,7 +229,7 @@ def test_bad_partition_header_is_dead_lettered_and_the_rest_delivered(kafka: Kaf
     assert dead[1].headers[0] == ("p", b"17")
     assert dead[1].headers[1][0] == "flafka.error"
     assert dead[1].headers[1][1].startswith(b"partition 17: _UNKNOWN_PARTITION: ")
-    assert (sink.counter.event_write_fail, sink.counter.event_drain_success_count) == (2, 42)
+    assert (sink.counter.event_write_fail, sink.counter.event_drain_success_count) == (2, 40)
 
 
 # -- Kafka unreachable -----------------------------------------------------------------------------
@@ -372,3 +374,133 @@ def test_batches_fail_while_the_broker_is_down_and_go_through_once_it_is_back(pr
     finally:
         rig.close()
     assert producer_threads() == []
+
+
+# -- values the client would raise on, and retried batches (issue 8) ------------------------------
+
+
+def test_good_events_around_every_kind_of_bad_value_are_written_exactly_once(
+        kafka: KafkaTools, rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    base = f"sink-kinds-{uuid.uuid4().hex[:8]}"
+    topic = kafka.create_topic(partitions=2, prefix=base)
+    dlq = kafka.create_topic(prefix="sink-kinds-dlq")
+    app = topic.rsplit("-", 1)[1]
+    bad_values: list[tuple[str, dict[str, str], bytes]] = [
+        ("int32", {"p": "2147483648"}, b"header p='2147483648' is not a partition number"),
+        ("no-partition", {"p": "7"}, b"partition 7: _UNKNOWN_PARTITION: "),
+        ("surrogate-key", {"key": "k\ud800"}, b"header 'key' is not valid Unicode text"),
+        ("surrogate-mapped", {"trace": "t\udc80"}, b"header 'trace' is not valid Unicode text"),
+        ("topic", {"app": "no such/topic"}, b"topic '"),
+    ]
+    events: list[Event] = []
+    for i in range(100):
+        headers = {"app": app, "p": str(i % 2), "trace": f"t{i}", "key": f"k{i}"}
+        if i % 10 == 3:  # not epoch ms: good events, written with the producer's time
+            headers["ts"] = "99999999999999999999" if i % 20 == 3 else "-5"
+        events.append(Event(f"good-{i}".encode(), headers))
+    for n, (name, headers, _) in enumerate(bad_values):
+        events.insert(10 + 20 * n, Event(f"bad-{name}".encode(), {"app": app, **headers}))
+    values = {"kafka.topic": f"{base}-%{{app}}", "partitionIdHeader": "p", "timestampHeader": "ts",
+              "header.trace": "trace-id", "flumeBatchSize": "1000"}
+    sink, channel = rig.sink({**values, "deadLetterTopic": dlq})
+    dropping, dropping_channel = rig.sink(values, name="k2")
+    started = int(time.time() * 1000)
+    put(channel, events)
+    put(dropping_channel, events)
+    assert sink.process() is Status.READY
+    assert dropping.process() is Status.READY
+    assert channel.size() == dropping_channel.size() == 0
+
+    records = kafka.read(topic, 200, settle=2.0)
+    copies = Counter(r.value for r in records)
+    assert copies == Counter({f"good-{i}".encode(): 2 for i in range(100)})  # once per sink, none twice
+    for record in records:
+        assert record.headers == [("trace-id", f"t{record.value.decode()[5:]}".encode())]
+        assert record.timestamp >= started  # the bad timestamps became the producer's time
+    dead = kafka.read(dlq, len(bad_values), settle=2.0)
+    assert [r.value for r in dead] == [f"bad-{name}".encode() for name, _, _ in bad_values]
+    for record, (_, _, reason) in zip(dead, bad_values, strict=True):
+        error = dict(record.headers)["flafka.error"]
+        assert error.startswith(reason), error
+    assert dead[2].key == b"k\xed\xa0\x80"  # the event's exact text (surrogatepass)
+    assert dict(dead[3].headers)["trace"] == b"t\xed\xb2\x80"
+    for counter in (sink.counter, dropping.counter):
+        assert (counter.event_drain_success_count, counter.event_write_fail, counter.rollback_count) == (100, 5, 0)
+    assert (sink.counter.event_dead_letter_count, sink.counter.event_drop_count) == (5, 0)
+    assert (dropping.counter.event_dead_letter_count, dropping.counter.event_drop_count) == (0, 5)
+    drops = [r.getMessage() for r in caplog.records if "Kafka sink k2 dropped" in r.getMessage()]
+    assert len(drops) == 3  # once per kind: partition (two events), unicode (two), topic
+    assert [r.getMessage() for r in caplog.records if "timestamp header" in r.getMessage()] == [
+        "Kafka sink k1 found a timestamp header that is not epoch ms (a whole number from 0 to 2^63-1); the "
+        "producer's time is used. ts='99999999999999999999'",
+        "Kafka sink k2 found a timestamp header that is not epoch ms (a whole number from 0 to 2^63-1); the "
+        "producer's time is used. ts='99999999999999999999'"]
+
+
+def stuck_topic(kafka: KafkaTools, prefix: str) -> str:
+    """A topic whose writes with acks=all fail with NOT_ENOUGH_REPLICAS (retriable) until unstuck().
+
+    Its partition has a second replica on a broker that does not exist (id 999) and min.insync.replicas = 2:
+    the one live replica is too few. Only this topic is affected; the broker is not touched."""
+    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id="flafka-tests")
+    try:
+        (broker,) = admin.describe_cluster()["brokers"]
+        admin.create_topics([NewTopic(name=name, num_partitions=-1, replication_factor=-1,
+                                      replica_assignments={0: [broker["broker_id"], 999]},
+                                      topic_configs={"min.insync.replicas": "2"})])
+    finally:
+        admin.close()
+    kafka.wait_for_topic(name, 1)
+    return name
+
+
+def unstuck(kafka: KafkaTools, topic: str) -> None:
+    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id="flafka-tests")
+    try:
+        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                            configs={"min.insync.replicas": "1"})])
+    finally:
+        admin.close()
+
+
+def test_a_retriable_failure_mid_batch_never_writes_an_acknowledged_record_twice(
+        kafka: KafkaTools, rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    base = f"sink-held-{uuid.uuid4().hex[:8]}"
+    good = kafka.create_topic(prefix=base)
+    stuck = stuck_topic(kafka, base)
+    dest = {"good": good.rsplit("-", 1)[1], "stuck": stuck.rsplit("-", 1)[1]}
+    sink, channel = rig.sink({"kafka.topic": f"{base}-%{{dest}}", "flumeBatchSize": "300", "kafka.producer.acks": "all",
+                              "kafka.producer.delivery.timeout.ms": "2000", "kafka.producer.request.timeout.ms": "1000",
+                              "kafka.producer.retry.backoff.ms": "100"})
+    events = [Event(f"e{i}".encode(), {"dest": dest["stuck" if i % 3 == 1 else "good"]}) for i in range(300)]
+    put(channel, events)
+    failed = threading.Event()
+    done = threading.Event()
+
+    def run() -> None:  # what a sink runner does: process() again after a failure
+        deadline = time.monotonic() + 3 * DEADLINE_S
+        while time.monotonic() < deadline and channel.size():
+            try:
+                sink.process()
+            except DeliveryError:
+                failed.set()
+        done.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: failed.is_set() or "holds a batch" in caplog.text, timeout=DEADLINE_S,
+                   message="the write to the stuck topic to fail")
+        unstuck(kafka, stuck)
+        assert done.wait(3 * DEADLINE_S), "the sink never delivered the batch"
+    finally:
+        sink.request_stop()
+        thread.join(DEADLINE_S)
+    assert channel.size() == 0
+    good_copies = Counter(r.value for r in kafka.read(good, 200, settle=2.0))
+    stuck_copies = Counter(r.value for r in kafka.read(stuck, 100, settle=2.0))
+    assert good_copies == Counter({f"e{i}".encode(): 1 for i in range(300) if i % 3 != 1})
+    assert stuck_copies == Counter({f"e{i}".encode(): 1 for i in range(300) if i % 3 == 1})
+    assert not failed.is_set()  # held, not rolled back
+    assert (sink.counter.event_drain_success_count, sink.counter.rollback_count) == (300, 0)

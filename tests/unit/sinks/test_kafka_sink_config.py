@@ -4,7 +4,9 @@ stand-in (pure logic; the real broker is exercised in tests/integration/test_kaf
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +19,10 @@ from flafka.config.params import params_table
 from flafka.errors import ConfigError, DeliveryError
 from flafka.escapes import compile_header_escapes, has_header_escapes
 from flafka.event import Event
-from flafka.kafka.avro_event import decode
+from flafka.kafka.avro_event import decode, encode
 from flafka.sinks.base import Status
 from flafka.sinks.kafka import KafkaSink, KafkaSinkConfig, topic_problem
-from flafka.testing import build, drain, parse_config, props
+from flafka.testing import build, drain, parse_config, props, wait_until
 
 
 def parse(values: Mapping[str, str]) -> tuple[KafkaSinkConfig | None, list[Diagnostic]]:
@@ -244,23 +246,39 @@ class _Message:
 
 class _Producer:
     """confluent-kafka's Producer as the sink uses it. Partitions 0..3 exist: another is refused at once.
-    Delivery reports go out at flush: ``error`` for every record, or ``refuse`` for records whose value is in it."""
+    Delivery reports go out at flush: ``error`` for every record, or ``refuse`` for records whose value is in
+    it, or ``fail[value]`` for the next ``fail_times[value]`` deliveries of that value (then success).
+    ``raises[value]`` is raised by produce() itself. Values that do not fit the C types raise OverflowError,
+    as confluent-kafka does."""
 
     def __init__(self, error: KafkaError | None = None, refuse: Mapping[bytes, KafkaError] | None = None) -> None:
         self.sent: list[dict[str, Any]] = []
         self.error = error
         self.refuse = dict(refuse or {})
+        self.fail: dict[bytes, KafkaError] = {}
+        self.fail_times: dict[bytes, int] = {}
+        self.raises: dict[bytes, Exception] = {}
         self.flushes = 0
         self.purged = False
         self._reports: list[tuple[Any, KafkaError | None, _Message]] = []
 
     def produce(self, topic: str, value: bytes, key: bytes | None = None, *, partition: int = -1,
                 timestamp: int = 0, headers: Any = None, on_delivery: Any = None) -> None:
+        if not -2**31 <= partition < 2**31:
+            raise OverflowError("signed integer is greater than maximum")
+        if not -2**63 <= timestamp < 2**63:
+            raise OverflowError("int too big to convert")
+        if value in self.raises:
+            raise self.raises[value]
         if not -1 <= partition < 4:
             raise KafkaException(KafkaError(KafkaError._UNKNOWN_PARTITION, "Local: Unknown partition"))
         self.sent.append({"topic": topic, "value": value, "key": key, "headers": headers,
                           "partition": partition, "timestamp": timestamp})
-        self._reports.append((on_delivery, self.refuse.get(value, self.error), _Message(partition)))
+        error = self.refuse.get(value, self.error)
+        if self.fail_times.get(value, 0) > 0:
+            self.fail_times[value] -= 1
+            error = self.fail[value]
+        self._reports.append((on_delivery, error, _Message(partition)))
 
     def flush(self, timeout: float) -> int:
         self.flushes += 1
@@ -335,8 +353,9 @@ def test_bad_events_are_dropped_and_counted_without_a_dead_letter_topic(channel:
     assert sink.counter.event_write_fail == 3
     errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(errors) == 2  # once per kind: partition, topic
-    assert any("events=2 dropped_total=2" in m and "set deadLetterTopic" in m for m in errors)
-    assert any("events=1 dropped_total=3" in m and "'t-a b'" in m for m in errors)
+    assert any("kind=partition events=2 dropped_total=3" in m and "set deadLetterTopic" in m for m in errors)
+    assert any("kind=topic events=1 dropped_total=3" in m and "'t-a b'" in m for m in errors)
+    assert (sink.counter.event_drop_count, sink.counter.event_dead_letter_count) == (3, 0)
 
 
 def test_bad_events_go_to_the_dead_letter_topic(channel: MemoryChannel) -> None:
@@ -350,6 +369,7 @@ def test_bad_events_go_to_the_dead_letter_topic(channel: MemoryChannel) -> None:
     assert dead["headers"] == [("p", b"x"), ("key", b"k"),
                                ("flafka.error", b"header p='x' is not a partition number")]
     assert sink.counter.event_write_fail == 1
+    assert (sink.counter.event_dead_letter_count, sink.counter.event_drop_count) == (1, 0)
 
 
 def test_a_failed_delivery_rolls_the_batch_back(channel: MemoryChannel) -> None:
@@ -382,7 +402,7 @@ def test_a_record_the_broker_refuses_is_set_aside_and_the_rest_delivered(channel
         ("main", b"ok"), ("main", b"huge"), ("main", b"ok2"), ("dlq", b"huge")]
     assert producer.sent[-1]["headers"][-1] == ("flafka.error", b"MSG_SIZE_TOO_LARGE: Broker: Message size too large")
     assert channel.size() == 0
-    assert (sink.counter.event_write_fail, sink.counter.event_drain_success_count) == (1, 3)
+    assert (sink.counter.event_write_fail, sink.counter.event_drain_success_count) == (1, 2)
 
 
 def test_a_dead_letter_the_broker_refuses_too_is_dropped_and_logged(channel: MemoryChannel,
@@ -393,7 +413,10 @@ def test_a_dead_letter_the_broker_refuses_too_is_dropped_and_logged(channel: Mem
     _put(channel, [Event(b"huge"), Event(b"ok")])
     assert sink.process() is Status.READY
     assert channel.size() == 0
-    assert "dropped events the dead-letter topic refused. events=1 dropped_total=1" in caplog.text
+    assert ("dropped events it cannot write. kind=size+dead-letter events=1 dropped_total=1 reason="
+            "MSG_SIZE_TOO_LARGE: Broker: Message size too large; the dead-letter topic refused it too: "
+            "MSG_SIZE_TOO_LARGE") in caplog.text
+    assert (sink.counter.event_drop_count, sink.counter.event_dead_letter_count) == (1, 0)
 
 
 def test_gssapi_is_an_error_naming_what_works() -> None:
@@ -416,6 +439,137 @@ def test_a_negative_partition_header_is_bad_data_not_the_default_partitioner(cha
     sink = _sink(channel, {"partitionIdHeader": "p", "deadLetterTopic": "dlq"}, producer)
     _put(channel, [Event(b"neg", {"p": "-2"}), Event(b"ok", {"p": "1"})])
     assert sink.process() is Status.READY
-    assert [(s["topic"], s["value"], s["partition"]) for s in producer.sent] == [
-        ("main", b"ok", 1), ("dlq", b"neg", -1)]
+    assert sorted((s["topic"], s["value"], s["partition"]) for s in producer.sent) == [
+        ("dlq", b"neg", -1), ("main", b"ok", 1)]
     assert sink.counter.event_write_fail == 1
+
+
+# -- values the client would raise on (issue 8) --------------------------------------------------
+
+
+def test_values_that_would_make_the_client_raise_are_bad_events(channel: MemoryChannel,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {"partitionIdHeader": "p", "timestampHeader": "ts", "header.trace": "trace-id",
+                           "deadLetterTopic": "dlq"}, producer)
+    events = [Event(b"ok1", {"p": "1"}),
+              Event(b"int32", {"p": "2147483648"}),
+              Event(b"huge-ts", {"ts": "99999999999999999999"}),  # out of int64: the producer's time
+              Event(b"neg-ts", {"ts": "-5"}),
+              Event(b"key", {"key": "k\ud800"}),
+              Event(b"mapped", {"trace": "\udfff"}),
+              Event(b"ok2", {"p": "0"})]
+    _put(channel, events)
+    assert sink.process() is Status.READY
+    main = [(s["value"], s["timestamp"]) for s in producer.sent if s["topic"] == "main"]
+    assert main == [(b"ok1", 0), (b"huge-ts", 0), (b"neg-ts", 0), (b"ok2", 0)]
+    dead = {s["value"]: s for s in producer.sent if s["topic"] == "dlq"}
+    assert set(dead) == {b"int32", b"key", b"mapped"}
+    assert dead[b"int32"]["headers"][-1] == ("flafka.error", b"header p='2147483648' is not a partition number")
+    # Headers keep their exact text (surrogatepass), so that a lone surrogate cannot fail the dead letter too.
+    assert dead[b"key"]["key"] == b"k\xed\xa0\x80"
+    assert dead[b"key"]["headers"] == [("key", b"k\xed\xa0\x80"),
+                                       ("flafka.error", b"header 'key' is not valid Unicode text")]
+    assert dead[b"mapped"]["headers"] == [("trace", b"\xed\xbf\xbf"),
+                                          ("flafka.error", b"header 'trace' is not valid Unicode text")]
+    assert channel.size() == 0
+    counter = sink.counter
+    assert (counter.event_write_fail, counter.event_dead_letter_count, counter.event_drop_count) == (3, 3, 0)
+    assert counter.event_drain_success_count == 4  # bad events are not drain successes
+    warnings = [r.getMessage() for r in caplog.records if "timestamp header" in r.getMessage()]
+    assert warnings == ["Kafka sink k1 found a timestamp header that is not epoch ms (a whole number from 0 to "
+                        "2^63-1); the producer's time is used. ts='99999999999999999999'"]  # once per kind
+
+
+def test_a_lone_surrogate_in_any_header_is_a_bad_event_with_flume_event_format(channel: MemoryChannel) -> None:
+    producer = _Producer()
+    sink = _sink(channel, {"useFlumeEventFormat": "true", "deadLetterTopic": "dlq"}, producer)
+    _put(channel, [Event(b"bad", {"h\ud800": "v"}), Event(b"ok", {"h": "v"})])
+    assert sink.process() is Status.READY
+    ok, dead = sorted(producer.sent, key=lambda s: s["topic"] == "dlq")
+    assert decode(ok["value"]) == ({"h": "v"}, b"ok")
+    assert dead["value"] == encode({"h\ud800": "v"}, b"bad", "surrogatepass")
+    assert dead["headers"] == [("h\\ud800", b"v"), ("flafka.error", b"header 'h\\ud800' is not valid Unicode text")]
+    assert (sink.counter.event_dead_letter_count, sink.counter.event_drop_count) == (1, 0)
+
+
+def test_any_exception_of_produce_for_one_record_sets_that_record_aside(channel: MemoryChannel,
+                                                                        caplog: pytest.LogCaptureFixture) -> None:
+    producer = _Producer()
+    producer.raises[b"odd"] = TypeError("an unexpected type")
+    sink = _sink(channel, {}, producer)
+    _put(channel, [Event(b"a"), Event(b"odd"), Event(b"b")])
+    assert sink.process() is Status.READY
+    assert [s["value"] for s in producer.sent] == [b"a", b"b"]
+    assert (sink.counter.event_write_fail, sink.counter.event_drop_count) == (1, 1)
+    assert "kind=record events=1 dropped_total=1 reason=TypeError: an unexpected type" in caplog.text
+
+
+# -- a failed batch never sends acknowledged records again (issue 8) -----------------------------
+
+_NOT_ENOUGH_REPLICAS = KafkaError(KafkaError.NOT_ENOUGH_REPLICAS, "Broker: Not enough in-sync replicas",
+                                  retriable=True)
+
+
+def test_a_partly_acknowledged_batch_is_held_and_only_its_failed_records_sent_again(
+        channel: MemoryChannel, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="flafka.sinks.kafka")
+    producer = _Producer()
+    producer.fail[b"e2"] = _NOT_ENOUGH_REPLICAS
+    producer.fail_times[b"e2"] = 1
+    producer.fail[b"bad"] = _NOT_ENOUGH_REPLICAS  # the dead letter fails once too
+    producer.fail_times[b"bad"] = 1
+    sink = _sink(channel, {"partitionIdHeader": "p", "deadLetterTopic": "dlq"}, producer)
+    _put(channel, [Event(f"e{i}".encode()) for i in range(4)] + [Event(b"bad", {"p": "x"})])
+    assert sink.process() is Status.READY
+    assert [(s["topic"], s["value"]) for s in producer.sent] == [
+        ("main", b"e0"), ("main", b"e1"), ("main", b"e2"), ("main", b"e3"), ("dlq", b"bad"),
+        ("main", b"e2"), ("dlq", b"bad")]
+    assert channel.size() == 0
+    counter = sink.counter
+    assert (counter.event_drain_success_count, counter.rollback_count, counter.event_write_fail) == (4, 0, 1)
+    assert counter.event_dead_letter_count == 1
+    assert ("holds a batch whose other records are acknowledged and retries only the records that failed, so "
+            "that none is written twice. events=5 acknowledged=3 retrying=2") in caplog.text
+    assert "delivered the held records. retries=1" in caplog.text
+
+
+def test_a_stop_request_ends_a_held_batch_with_a_rollback(channel: MemoryChannel) -> None:
+    producer = _Producer()
+    producer.fail[b"e1"] = _NOT_ENOUGH_REPLICAS
+    producer.fail_times[b"e1"] = 1_000_000
+    sink = _sink(channel, {}, producer)
+    events = [Event(f"e{i}".encode()) for i in range(3)]
+    _put(channel, events)
+    raised: list[BaseException] = []
+
+    def process() -> None:
+        try:
+            sink.process()
+        except DeliveryError as exc:
+            raised.append(exc)
+
+    thread = threading.Thread(target=process)
+    thread.start()
+    wait_until(lambda: len(producer.sent) >= 4, timeout=30, message="a retry of the failed record")
+    sink.request_stop()
+    thread.join(10)
+    assert not thread.is_alive()
+    (error,) = raised
+    assert "was stopped while it retried records of a batch; the batch is rolled back" in str(error)
+    assert [e.body for e in drain(channel)] == [e.body for e in events]
+    assert {s["value"] for s in producer.sent[3:]} == {b"e1"}  # only the failed record was retried
+
+
+def test_a_batch_with_nothing_acknowledged_is_rolled_back_at_once(channel: MemoryChannel) -> None:
+    producer = _Producer()
+    for value in (b"a", b"b"):
+        producer.fail[value] = _NOT_ENOUGH_REPLICAS
+        producer.fail_times[value] = 1
+    sink = _sink(channel, {}, producer)
+    _put(channel, [Event(b"a"), Event(b"b")])
+    with pytest.raises(DeliveryError, match="NOT_ENOUGH_REPLICAS"):
+        sink.process()
+    assert channel.size() == 2  # nothing reached Kafka: a failover group may give it to another sink
+    assert sink.process() is Status.READY
+    assert [s["value"] for s in producer.sent] == [b"a", b"b", b"a", b"b"]
