@@ -21,7 +21,7 @@ Differences from Flume:
 * A value the serializer cannot convert leaves that header unset and is counted
   (``serialize_failures``) and logged once per header; in Flume the exception fails the batch.
 * A group that did not take part in the match sets no header (Flume puts a null value).
-* The regex dialect is Python's ``re`` (see :func:`flafka.interceptors.search_replace.compile_regex`).
+* The regex is Java's, run by Python's ``re`` (see :mod:`flafka.java_regex`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import ComponentNotFound
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
-from flafka.interceptors.search_replace import compile_regex
+from flafka.java_regex import compile_java_regex
 from flafka.logging_once import OncePerKind
 from flafka.registry import resolve
 
@@ -192,7 +192,7 @@ class RegexExtractorConfig(ComponentConfig):
     def check(self) -> Iterable[tuple[str | None, str]]:
         problems: list[tuple[str | None, str]] = []
         try:
-            compile_regex(self.regex)
+            compile_java_regex(self.regex)
         except ValueError as exc:
             problems.append(("regex", str(exc)))
         if not self.serializers:
@@ -251,7 +251,7 @@ class RegexExtractorInterceptor(Interceptor):
 
     def __init__(self, name: str, config: RegexExtractorConfig) -> None:
         super().__init__(name, config)
-        self._pattern = compile_regex(config.regex)
+        self._pattern = compile_java_regex(config.regex)
         built, problems = config.build_serializers()
         if problems:
             raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))

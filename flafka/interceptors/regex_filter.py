@@ -3,8 +3,7 @@
 Same keys and defaults as Flume 1.11 ``RegexFilteringInterceptor``: the regex is searched anywhere
 in the body (Java ``find()``, Python ``re.search``); matching events are kept, or dropped when
 ``excludeEvents`` is true. Differences: the body is decoded as UTF-8 (undecodable bytes become
-U+FFFD) where Flume uses the JVM's platform charset, and the regex dialect is Python's ``re`` (see
-:func:`flafka.interceptors.search_replace.compile_regex`).
+U+FFFD) where Flume uses the JVM's platform charset. The regex is Java's (see :mod:`flafka.java_regex`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from flafka.config.params import ComponentConfig, param
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
-from flafka.interceptors.search_replace import compile_regex
+from flafka.java_regex import compile_java_regex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +26,7 @@ class RegexFilterConfig(ComponentConfig):
 
     def check(self) -> Iterable[tuple[str | None, str]]:
         try:
-            compile_regex(self.regex)
+            compile_java_regex(self.regex)
         except ValueError as exc:
             return [("regex", str(exc))]
         return []
@@ -41,7 +40,7 @@ class RegexFilteringInterceptor(Interceptor):
 
     def __init__(self, name: str, config: RegexFilterConfig) -> None:
         super().__init__(name, config)
-        self._pattern = compile_regex(config.regex)
+        self._pattern = compile_java_regex(config.regex)
         self._exclude = config.exclude_events
         # '.*' (the default) matches every body: skip decoding and searching
         self._matches_all = config.regex == ".*"

@@ -3,8 +3,7 @@
 Same keys and defaults as Flume 1.11 ``RemoveHeaderInterceptor``: ``withName`` removes one header,
 ``fromList`` a list of names split by the regex ``fromListSeparator``, ``matching`` every header
 whose whole name matches the regex. The options combine; with none set the interceptor does
-nothing. Difference: the regexes use Python's ``re`` dialect (see
-:func:`flafka.interceptors.search_replace.compile_regex`).
+nothing. The regexes are Java's (see :mod:`flafka.java_regex`).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 from flafka.config.params import ComponentConfig, param
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
-from flafka.interceptors.search_replace import compile_regex
+from flafka.java_regex import compile_java_regex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -37,7 +36,7 @@ class RemoveHeaderConfig(ComponentConfig):
             if regex is None:
                 continue
             try:
-                compile_regex(regex)
+                compile_java_regex(regex)
             except ValueError as exc:
                 problems.append((key, str(exc)))
         return problems
@@ -48,7 +47,7 @@ class RemoveHeaderConfig(ComponentConfig):
         if self.with_name is not None:
             names[self.with_name] = None
         if self.from_list is not None:
-            for name in compile_regex(self.from_list_separator).split(self.from_list):
+            for name in compile_java_regex(self.from_list_separator).split(self.from_list):
                 if name:
                     names[name] = None
         return tuple(names)
@@ -63,7 +62,7 @@ class RemoveHeaderInterceptor(Interceptor):
     def __init__(self, name: str, config: RemoveHeaderConfig) -> None:
         super().__init__(name, config)
         self._names = config.names()
-        self._matching = compile_regex(config.matching) if config.matching is not None else None
+        self._matching = compile_java_regex(config.matching) if config.matching is not None else None
 
     def intercept_batch(self, events: list[Event]) -> list[Event]:
         names = self._names

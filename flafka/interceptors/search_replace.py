@@ -7,10 +7,9 @@ encoded back with ``charset``.
 
 Differences from Flume:
 
-* The regex dialect is Python's ``re``. Most Java regexes work unchanged; Java's named groups
-  ``(?<name>...)`` and back-references ``\\k<name>`` are translated. Java-only constructs
-  (``\\p{Alpha}``, ``\\Q...\\E``, nested character classes) are rejected at start-up with the
-  regex error.
+* The regex is Java's, run by Python's ``re`` through :mod:`flafka.java_regex`: what Python cannot
+  mean the same way (class intersection, Unicode properties …) is a configuration error saying what
+  to write instead.
 * The replacement string is checked at start-up against the pattern's groups (Java fails on the
   first matching event instead); a reference to a missing group is a configuration error.
 * An event whose body has no match keeps its original bytes (Flume re-encodes every body, which
@@ -18,8 +17,7 @@ Differences from Flume:
 * A pattern that can match the empty string follows Python's rules for empty matches next to a
   previous match (``re.sub("x*", "-", "abxd")`` gives ``-a-b--d-``, Java gives ``-a-b-d-``).
 
-This module also holds the Java-compatibility helpers the other regex interceptors use:
-:func:`compile_regex` and :func:`java_replacement`.
+This module also holds :func:`java_replacement` (Java's replacement-string syntax).
 """
 
 from __future__ import annotations
@@ -32,66 +30,7 @@ from dataclasses import dataclass
 from flafka.config.params import ComponentConfig, param
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
-
-_JAVA_NAMED = re.compile(r"\(\?<([A-Za-z][A-Za-z0-9]*)>")
-_JAVA_BACKREF = re.compile(r"\\k<([A-Za-z][A-Za-z0-9]*)>")
-
-
-def _translate_regex(pattern: str) -> str:
-    """Rewrite Java's ``(?<name>`` and ``\\k<name>`` to Python's ``(?P<name>`` and ``(?P=name)``.
-
-    Escaped characters and character classes are skipped so that a literal ``(?<`` stays literal.
-    """
-    if "(?<" not in pattern and "\\k<" not in pattern:
-        return pattern
-    out: list[str] = []
-    i, n = 0, len(pattern)
-    in_class = False
-    while i < n:
-        c = pattern[i]
-        if c == "\\":
-            hit = None if in_class else _JAVA_BACKREF.match(pattern, i)
-            if hit:
-                out.append(f"(?P={hit.group(1)})")
-                i = hit.end()
-            else:
-                out.append(pattern[i : i + 2])
-                i += 2
-            continue
-        if in_class:
-            if c == "]":
-                in_class = False
-        elif c == "[":
-            in_class = True
-            out.append(c)
-            i += 1
-            # a ']' right after '[' or '[^' is a literal member, not the end of the class
-            if i < n and pattern[i] == "^":
-                out.append("^")
-                i += 1
-            if i < n and pattern[i] == "]":
-                out.append("]")
-                i += 1
-            continue
-        elif c == "(":
-            hit = _JAVA_NAMED.match(pattern, i)
-            if hit:
-                out.append(f"(?P<{hit.group(1)}>")
-                i = hit.end()
-                continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def compile_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """Compile a regex written for Java with Python's ``re``; raises ValueError saying what is wrong."""
-    try:
-        return re.compile(_translate_regex(pattern), flags)
-    except re.error as exc:
-        raise ValueError(
-            f"is not a valid regular expression ({exc}); flafka uses Python's re syntax"
-        ) from None
+from flafka.java_regex import compile_java_regex
 
 
 def java_replacement(replacement: str, pattern: re.Pattern[str]) -> str:
@@ -176,7 +115,7 @@ class SearchReplaceConfig(ComponentConfig):
     def check(self) -> Iterable[tuple[str | None, str]]:
         problems: list[tuple[str | None, str]] = []
         try:
-            pattern = compile_regex(self.search_pattern)
+            pattern = compile_java_regex(self.search_pattern)
         except ValueError as exc:
             problems.append(("searchPattern", str(exc)))
         else:
@@ -198,7 +137,7 @@ class SearchAndReplaceInterceptor(Interceptor):
 
     def __init__(self, name: str, config: SearchReplaceConfig) -> None:
         super().__init__(name, config)
-        self._pattern = compile_regex(config.search_pattern)
+        self._pattern = compile_java_regex(config.search_pattern)
         self._template = java_replacement(config.replace_string, self._pattern)
         self._charset = codecs.lookup(config.charset).name
 

@@ -224,7 +224,7 @@ def test_millis_without_year_is_in_1970(local_tz: Callable[[str], None]) -> None
         ),
         (
             {"regex": "(a", "serializers": "s", "serializers.s.name": "x"},
-            "regex: is not a valid regular expression",
+            "regex: is not a valid Java regular expression",
         ),
         (
             {"regex": "(a)", "serializers": "s", "serializers.s.name": "x", "serializers.s.type": "milis"},
@@ -280,7 +280,7 @@ def test_every_problem_is_reported_at_once() -> None:
             {"regex": "(a", "serializers": "s1 s2", "serializers.s2.type": "nope.nothing:X"},
         )
     text = str(info.value)
-    assert "regex: is not a valid regular expression" in text
+    assert "regex: is not a valid Java regular expression" in text
     assert "serializers.s1.name: is required" in text
     assert "serializers.s2.type: unknown regex_extractor serializer type 'nope.nothing:X'" in text
 

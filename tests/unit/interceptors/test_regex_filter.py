@@ -49,7 +49,7 @@ def test_body_is_decoded_utf8_with_replacement() -> None:
 
 
 def test_invalid_regex_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="regex: is not a valid regular expression"):
+    with pytest.raises(ConfigError, match="regex: is not a valid Java regular expression"):
         parse_config(RegexFilteringInterceptor, {"regex": "(ERROR"})
 
 
