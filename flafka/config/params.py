@@ -13,17 +13,24 @@ The field's annotation is the type the text value is converted to (``str``, ``in
 ``dict[str, str]`` for prefixed groups). :meth:`ComponentConfig.parse` turns the properties of one
 component into an instance and reports every problem (bad value, missing key, unknown key with a
 "did you mean", deprecated name) as a :class:`~flafka.config.diagnostics.Diagnostic` with its line.
+
+Every independent problem of a component is reported in one run: a bad value does not hide the cross-field
+checks (:meth:`ComponentConfig.check`) of the other values. Those run on stand-in configurations that hold the
+good values and, for each bad one, a few different stand-ins (its default, a low and a high value); only the
+problems every stand-in agrees on are reported, so no error follows from a value the user did not write
+(see :meth:`ComponentConfig.parse_all`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from flafka.config.diagnostics import Diagnostic, Location, Severity, did_you_mean
 from flafka.config.properties import Prop
@@ -38,7 +45,11 @@ class _Required:
 
 #: Marks a parameter without a default: the user must set it.
 REQUIRED: Any = _Required()
+# What Java's Integer.parseInt and Double.parseDouble read (parseInt takes any script's decimal digits, as
+# int() does). Python's int() and float() also take "1_000", and float() "nan" and "inf": not numbers here.
 _INT_RE = re.compile(r"[+-]?\d+")
+_FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+C = TypeVar("C", bound="ComponentConfig")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +140,29 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
-def _parse_int(text: str) -> int:
+def parse_int(text: str) -> int:
+    """A whole decimal number as Java's ``Integer.parseInt`` reads it (surrounding blanks allowed)."""
     stripped = text.strip()
     if not _INT_RE.fullmatch(stripped):
         raise ValueError(f"expected a whole number, got {text!r}")
     return int(stripped)
 
 
-def _parse_float(text: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise ValueError(f"expected a number, got {text!r}") from None
+def parse_float(text: str) -> float:
+    """A finite decimal number (``1``, ``0.5``, ``2e3``); NaN and infinities are refused.
+
+    ``nan`` would pass every bound check (a comparison with NaN is false) and ``inf`` is no duration
+    or size anyone means, so both are errors here rather than surprises at run time.
+    """
+    stripped = text.strip()
+    if not _FLOAT_RE.fullmatch(stripped):
+        if stripped.lstrip("+-").lower() in ("nan", "inf", "infinity"):
+            raise ValueError(f"must be a finite number, got {text!r}")
+        raise ValueError(f"expected a number, got {text!r}")
+    value = float(stripped)
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, got {text!r} (too large)")
+    return value
 
 
 def _parse_list(text: str) -> list[str]:
@@ -149,8 +171,8 @@ def _parse_list(text: str) -> list[str]:
 
 _CONVERTERS: dict[Any, Callable[[str], Any]] = {
     bool: _parse_bool,
-    int: _parse_int,
-    float: _parse_float,
+    int: parse_int,
+    float: parse_float,
     str: str,
     list[str]: _parse_list,
 }
@@ -183,9 +205,22 @@ class ComponentConfig:
     @classmethod
     def parse(cls, props: Mapping[str, Prop], component: str) -> tuple[Self | None, list[Diagnostic]]:
         """Build a config from ``props`` (keys relative to the component); None when it has errors."""
+        parsed = cls.parse_all(props, component)
+        return parsed.config, parsed.diagnostics
+
+    @classmethod
+    def parse_all(cls, props: Mapping[str, Prop], component: str) -> Parsed[Self]:
+        """Like :meth:`parse`, also returning the stand-in configurations for checks across components.
+
+        When values are bad, :meth:`check` and :meth:`check_warnings` still run, on stand-ins built
+        from the good values and, for each bad or missing one, its default, a low and a high value of
+        its type. A problem is reported only when every stand-in yields it (so it does not depend on
+        what the bad value would have been) and it is not about a key that already has an error.
+        """
         diagnostics: list[Diagnostic] = []
         values: dict[str, Any] = {}
         used: set[str] = set()
+        bad: list[ParamSpec] = []
 
         def report(severity: Severity, key: str | None, message: str, where: Location | None) -> None:
             diagnostics.append(Diagnostic(severity, where, component, key, message))
@@ -200,6 +235,7 @@ class ComponentConfig:
             if not present:
                 if spec.required:
                     report(Severity.ERROR, spec.key, "is required" + _doc_hint(spec), None)
+                    bad.append(spec)
                 continue
             used.update(present)
             chosen = spec.key if spec.key in present else present[0]
@@ -217,6 +253,7 @@ class ComponentConfig:
                 values[spec.attr] = _convert(spec, prop.value)
             except ValueError as exc:
                 report(Severity.ERROR, chosen, str(exc), prop.location)
+                bad.append(spec)
 
         if not cls.accepts_any_key:
             known = [name for spec in cls.params() for name in spec.names]
@@ -228,26 +265,34 @@ class ComponentConfig:
         elif "properties" in {f.name for f in dataclasses.fields(cls)}:
             values["properties"] = {k: p.value for k, p in props.items()}
 
-        if any(d.is_error for d in diagnostics):
-            return None, diagnostics
-        try:
-            config = cls(**values)
-        except (TypeError, ValueError) as exc:
-            report(Severity.ERROR, None, str(exc), None)
-            return None, diagnostics
         def where_is(key: str | None) -> Location | None:
             if key is not None and key in props:
                 return props[key].location
             return next((props[n].location for s in cls.params() if s.key == key for n in s.names
                          if n in props), None)
 
+        if bad:
+            variants = _stand_ins(cls, values, bad)
+            bad_keys = {name for spec in bad for name in spec.names}
+            checks: tuple[tuple[Severity, Callable[[Self], Iterable[tuple[str | None, str]]]], ...] = (
+                (Severity.ERROR, lambda c: c.check()), (Severity.WARNING, lambda c: c.check_warnings()))
+            for severity, method in checks:
+                for checked_key, message in _agreed(variants, method):
+                    if checked_key not in bad_keys:
+                        report(severity, checked_key, message, where_is(checked_key))
+            return Parsed(None, diagnostics, variants)
+        try:
+            config = cls(**values)
+        except (TypeError, ValueError) as exc:
+            report(Severity.ERROR, None, str(exc), None)
+            return Parsed(None, diagnostics, ())
         for checked_key, message in config.check():
             report(Severity.ERROR, checked_key, message, where_is(checked_key))
         for checked_key, message in config.check_warnings():
             report(Severity.WARNING, checked_key, message, where_is(checked_key))
         if any(d.is_error for d in diagnostics):
-            return None, diagnostics
-        return config, diagnostics
+            return Parsed(None, diagnostics, (config,))
+        return Parsed(config, diagnostics, (config,))
 
     def check(self) -> Iterable[tuple[str | None, str]]:
         """Cross-field checks: yield ``(key, message)`` for each error (``key`` relative to the component)."""
@@ -265,6 +310,37 @@ class ComponentConfig:
         """For channel configurations: the transactionCapacity sources and sinks must fit in."""
         return None
 
+    def exclusive_paths(self) -> list[tuple[str, str]]:
+        """``(key, path)`` for each filesystem path this component needs for itself.
+
+        The planner refuses two components of one agent that claim the same path (after ``~``,
+        relative paths and symbolic links are resolved), naming both; a component may list a path
+        more than once.
+        """
+        return []
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[C]):
+    """What :meth:`ComponentConfig.parse_all` found.
+
+    ``variants`` are configurations to run checks across components on (the batch size against a
+    channel's transactionCapacity, shared directories): the config itself when every value is good,
+    else the stand-ins (none when they could not be built). A value computed from them counts only
+    when every variant gives the same one.
+    """
+
+    config: C | None
+    diagnostics: list[Diagnostic]
+    variants: tuple[C, ...]
+
+    def agreed(self, probe: Callable[[C], Any]) -> tuple[bool, Any]:
+        """``(True, value)`` when ``probe`` gives the same value for every variant, else ``(False, None)``."""
+        if not self.variants:
+            return False, None
+        results = [probe(v) for v in self.variants]
+        return (True, results[0]) if all(r == results[0] for r in results[1:]) else (False, None)
+
 
 @dataclass(frozen=True, kw_only=True)
 class RawConfig(ComponentConfig):
@@ -272,6 +348,55 @@ class RawConfig(ComponentConfig):
 
     accepts_any_key: ClassVar[bool] = True
     properties: dict[str, str] = field(default_factory=dict)
+
+
+def _stand_in_values(spec: ParamSpec) -> list[Any] | None:
+    """The default, a low and a high value of ``spec``'s type; None for a type without known values."""
+    first = [] if spec.required else [list(spec.default) if isinstance(spec.default, list) else spec.default]
+    if spec.parse is not None:
+        return None
+    if spec.choices:
+        return [*first, spec.choices[0], spec.choices[-1]]
+    if spec.kind is bool:
+        return [*first, False, True]
+    if spec.kind in (int, float):  # the extremes: a check that holds for both does not depend on the value
+        low = spec.minimum if spec.minimum is not None else -(2**31)
+        high = spec.maximum if spec.maximum is not None else 2**31 - 1
+        return [*first, *(spec.kind(v) for v in (low, high))]
+    if spec.kind is str:
+        return [*first, "", "x"]
+    if spec.kind == list[str]:
+        return [*first, [], ["x"]]
+    return None
+
+
+def _stand_ins(cls: type[C], values: Mapping[str, Any], bad: list[ParamSpec]) -> tuple[C, ...]:
+    """Configurations of ``cls`` with ``values`` and each stand-in of the ``bad`` parameters in turn."""
+    choices = [(spec.attr, _stand_in_values(spec)) for spec in bad]
+    if any(options is None for _, options in choices):
+        return ()
+    variants: list[C] = []
+    for i in range(3):
+        substituted = {attr: options[min(i, len(options) - 1)] for attr, options in choices if options}
+        try:
+            variants.append(cls(**{**values, **substituted}))
+        except Exception:  # a stand-in the class refuses: no stand-ins, no extra checks
+            return ()
+    return tuple(variants)
+
+
+def _agreed(variants: tuple[C, ...], method: Callable[[C], Iterable[tuple[str | None, str]]]
+            ) -> list[tuple[str | None, str]]:
+    """The problems ``method`` yields for every one of ``variants``, in the first one's order."""
+    if not variants:
+        return []
+    found: list[list[tuple[str | None, str]]] = []
+    for config in variants:
+        try:
+            found.append(list(method(config)))
+        except Exception:  # a check that cannot cope with a stand-in: report nothing of it
+            return []
+    return [problem for problem in found[0] if all(problem in other for other in found[1:])]
 
 
 def _unwrap_optional(hint: Any) -> tuple[Any, bool]:

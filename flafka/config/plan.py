@@ -4,19 +4,25 @@ The result, an :class:`AgentPlan`, is everything the runtime needs to build the 
 it must still check. Every problem becomes a :class:`Diagnostic` whose ``component`` is the unit
 Flume would drop for it (a source, channel, sink or sink group), so ``--lenient`` can drop exactly
 that unit and try again.
+
+Checks across components (a batch size against a channel's transactionCapacity, two components
+claiming one directory) also run for components with bad values, on the stand-in configurations of
+:meth:`~flafka.config.params.ComponentConfig.parse_all`, whenever what they compare does not depend
+on a bad value: one run reports every independent problem.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from flafka import registry
 from flafka.config.common import SinkCommonConfig, SourceCommonConfig
 from flafka.config.diagnostics import Diagnostic, Location, Severity, did_you_mean
 from flafka.config.model import AgentSpec, ComponentSpec
-from flafka.config.params import ComponentConfig
+from flafka.config.params import ComponentConfig, Parsed
 from flafka.config.properties import Prop
 from flafka.dead_letters import BadEventPolicy
 from flafka.errors import ComponentNotFound
@@ -82,11 +88,29 @@ def _fingerprint(props: Mapping[str, Prop]) -> Fingerprint:
     return tuple(sorted((k, p.value) for k, p in props.items()))
 
 
+class _Claim(NamedTuple):
+    """A path a component needs for itself (see ComponentConfig.exclusive_paths)."""
+
+    component: str
+    key: str
+    path: str  # as written (or the default)
+    where: Location | None
+    written: bool  # False: the key is not set and the path is its default
+
+
+def _resolved(path: str) -> str:
+    # The file channel locks a directory's real path: two spellings of one directory are one directory.
+    return os.path.realpath(os.path.expanduser(path.strip()))
+
+
 class _Planner:
     def __init__(self, spec: AgentSpec) -> None:
         self.spec = spec
         self.diagnostics: list[Diagnostic] = []
         self.plan = AgentPlan(spec.name)
+        # Every channel whose type resolved, bad values or not, for the batch-size check.
+        self.channel_parses: dict[str, Parsed[ComponentConfig]] = {}
+        self.claims: list[_Claim] = []
 
     def error(self, where: Location | None, component: str, key: str | None, message: str) -> None:
         self.diagnostics.append(Diagnostic(Severity.ERROR, where, component, key, message))
@@ -108,13 +132,47 @@ class _Planner:
         return None
 
     def parse(self, cls: type[Any], props: Mapping[str, Prop], component: str, key_prefix: str,
-              anchor: Location | None) -> Any:
+              anchor: Location | None) -> Parsed[ComponentConfig]:
         config_class: type[ComponentConfig] = cls.config_class
-        config, found = config_class.parse(props, component)
-        for d in found:
+        parsed = config_class.parse_all(props, component)
+        for d in parsed.diagnostics:
             key = f"{key_prefix}{d.key}" if d.key else (key_prefix.rstrip(".") or None)
             self.diagnostics.append(Diagnostic(d.severity, d.location or anchor, component, key, d.message))
-        return config
+        self.claim_paths(parsed, props, component, key_prefix, anchor)
+        return parsed
+
+    def claim_paths(self, parsed: Parsed[ComponentConfig], props: Mapping[str, Prop], component: str,
+                    key_prefix: str, anchor: Location | None) -> None:
+        """Note the paths the component needs for itself; :meth:`shared_paths` compares them."""
+        claimed: list[set[tuple[str, str]]] = [set(v.exclusive_paths()) for v in parsed.variants]
+        # Only paths every stand-in agrees on: a path made from a bad value is no one's.
+        stable = [c for c in (parsed.variants[0].exclusive_paths() if claimed else [])
+                  if all(c in other for other in claimed[1:])]
+        for key, path in dict.fromkeys(stable):
+            prop = props.get(key)
+            self.claims.append(_Claim(component, key_prefix + key, path, prop.location if prop else anchor,
+                                      prop is not None))
+
+    def shared_paths(self) -> None:
+        """Refuse a path that two components of this agent claim, naming both places."""
+        referenced = self.referenced_channels()
+        first_by_path: dict[str, _Claim] = {}
+        for claim in self.claims:
+            kind, _, name = claim.component.partition(".")
+            if kind == "channels" and name not in referenced:  # not started: it takes nothing from anyone
+                continue
+            resolved = _resolved(claim.path)
+            first = first_by_path.setdefault(resolved, claim)
+            if first.component != claim.component:
+                self.error(claim.where, claim.component, claim.key, _shared_message(claim, first, resolved))
+
+    def referenced_channels(self) -> set[str]:
+        """Channels some source or sink names (as written, valid or not)."""
+        names: set[str] = set()
+        for kind, keys in (("sources", ("channels", "deadLetterChannel")), ("sinks", ("channel", "deadLetterChannel"))):
+            for spec in self.spec.components[kind].values():
+                names.update(n for key in keys if key in spec.props for n in spec.props[key].value.split())
+        return names
 
     def typed(self, spec: ComponentSpec, kind: str) -> tuple[type[Any], str] | None:
         """The class named by the component's ``type``, after the checks every component shares."""
@@ -130,12 +188,15 @@ class _Planner:
         cls = self.resolve(kind, type_prop.value, type_prop.location, label, "type")
         return (cls, type_prop.value) if cls is not None else None
 
-    def check_batch(self, spec: ComponentSpec, config: Any, channel: str) -> None:
-        built = self.plan.channels.get(channel)
-        if built is None or config is None:
+    def check_batch(self, spec: ComponentSpec, parsed: Parsed[ComponentConfig], channel: str) -> None:
+        """The batch size must fit the channel's transactionCapacity (checked unless one of them is bad)."""
+        channel_parsed = self.channel_parses.get(channel)
+        if channel_parsed is None:
             return
-        batch = config.events_per_transaction()
-        limit = built.config.max_events_per_transaction()
+        known, batch = parsed.agreed(lambda c: c.events_per_transaction())
+        limit_known, limit = channel_parsed.agreed(lambda c: c.max_events_per_transaction())
+        if not (known and limit_known):
+            return
         if batch is not None and limit is not None and batch > limit:
             where = next((p.location for k, p in spec.props.items() if "atchSize" in k), spec.anchor)
             self.error(where, spec.path, None,
@@ -151,9 +212,10 @@ class _Planner:
                 continue
             cls, type_name = typed
             props = {k: v for k, v in spec.props.items() if k != "type"}
-            config = self.parse(cls, props, spec.path, "", spec.anchor)
-            if config is not None:
-                self.plan.channels[spec.name] = Built(spec.name, type_name, cls, config,
+            parsed = self.parse(cls, props, spec.path, "", spec.anchor)
+            self.channel_parses[spec.name] = parsed
+            if parsed.config is not None:
+                self.plan.channels[spec.name] = Built(spec.name, type_name, cls, parsed.config,
                                                       _fingerprint(spec.props))
 
     def unknown_channel(self, spec: ComponentSpec, key: str, name: str) -> None:
@@ -185,7 +247,10 @@ class _Planner:
             common = self.common(spec, SinkCommonConfig)
             props = {k: v for k, v in spec.props.items()
                      if k not in ("type", "channel", "channels") and k not in _COMMON_SINK_KEYS}
-            config = self.parse(cls, props, spec.path, "", spec.anchor)
+            parsed = self.parse(cls, props, spec.path, "", spec.anchor)
+            if channel_prop is not None and len(channel_prop.value.split()) == 1:
+                self.check_batch(spec, parsed, channel_prop.value)
+            config = parsed.config
             if config is None or common is None or not ok or channel_prop is None:
                 continue
             if common.dead_letter_channel == channel_prop.value:
@@ -193,7 +258,6 @@ class _Planner:
                            f"is the sink's own channel {channel_prop.value}: a bad event would come back to this "
                            "sink for ever; name another channel")
                 continue
-            self.check_batch(spec, config, channel_prop.value)
             self.plan.sinks[spec.name] = SinkPlan(
                 Built(spec.name, type_name, cls, config, _fingerprint(spec.props)), channel_prop.value,
                 common.dead_letter_channel,
@@ -217,10 +281,11 @@ class _Planner:
             structural = ("type", "channels", "selector.", "interceptors")
             props = {k: v for k, v in spec.props.items()
                      if not k.startswith(structural) and k not in _COMMON_SOURCE_KEYS}
-            config = self.parse(cls, props, spec.path, "", spec.anchor)
-            if config is not None:
-                for channel in channels:
-                    self.check_batch(spec, config, channel)
+            parsed = self.parse(cls, props, spec.path, "", spec.anchor)
+            channels_prop = spec.props.get("channels")
+            for channel in dict.fromkeys(channels_prop.value.split() if channels_prop else []):
+                self.check_batch(spec, parsed, channel)
+            config = parsed.config
             if (config is None or selector is None or common is None
                     or sum(d.is_error for d in self.diagnostics) > errors_before):
                 continue
@@ -263,7 +328,7 @@ class _Planner:
             return None
         props = {k[len("selector."):]: v for k, v in spec.props.items()
                  if k.startswith("selector.") and k != "selector.type"}
-        config = self.parse(cls, props, spec.path, "selector.", where)
+        config = self.parse(cls, props, spec.path, "selector.", where).config
         if config is None:
             return None
         referenced: list[tuple[str, str]] = getattr(config, "referenced_channels", list)()
@@ -291,7 +356,7 @@ class _Planner:
             if cls is None:
                 continue
             props = {k[len(prefix):]: v for k, v in spec.props.items() if k.startswith(prefix) and k != type_key}
-            config = self.parse(cls, props, spec.path, prefix, type_prop.location)
+            config = self.parse(cls, props, spec.path, prefix, type_prop.location).config
             if config is not None:
                 built.append(Built(name, type_prop.value, cls, config, _fingerprint(props)))
         for key, value in spec.props.items():
@@ -342,7 +407,7 @@ class _Planner:
                 continue
             props = {k[len("processor."):]: v for k, v in spec.props.items()
                      if k.startswith("processor.") and k != "processor.type"}
-            config = self.parse(cls, props, spec.path, "processor.", type_prop.location)
+            config = self.parse(cls, props, spec.path, "processor.", type_prop.location).config
             if config is None or not ok:
                 continue
             for key, message in cls.check_sinks(config, names):
@@ -398,9 +463,23 @@ class _Planner:
         self.sinks()
         self.sources()
         self.groups()
+        self.shared_paths()
         if not any(d.is_error for d in self.diagnostics):
             self.unused_channels()
         return self.plan, self.diagnostics
+
+
+def _shared_message(claim: _Claim, first: _Claim, resolved: str) -> str:
+    """``<path> is also used by <component> <key> at <file:line> ...``: both places, so both can be fixed."""
+    what = claim.path if claim.written else f"{claim.path} (the default)"
+    other = f"{first.component} {first.key}" + (f" at {first.where}" if first.where else "")
+    notes = [] if first.written else ["by default"]
+    if first.path != claim.path:
+        notes.append(f"as {first.path}")
+    if resolved not in (claim.path, first.path):
+        notes.append(f"both are {resolved}")
+    detail = f" ({', '.join(notes)})" if notes else ""
+    return f"{what} is also used by {other}{detail}; two components cannot share a directory: give each its own"
 
 
 def plan_agent(spec: AgentSpec) -> tuple[AgentPlan, list[Diagnostic]]:

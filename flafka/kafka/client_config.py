@@ -23,6 +23,7 @@ from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from flafka.config.diagnostics import did_you_mean
+from flafka.config.params import parse_int
 
 Convert = Callable[[str], Any]
 
@@ -48,9 +49,9 @@ class _Bad(ValueError):
 
 def _int(text: str) -> int:
     try:
-        return int(text.strip())
-    except ValueError:
-        raise _Bad(f"expected a whole number, got {text!r}") from None
+        return parse_int(text)  # one reading of numbers for every configuration value
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _bool(text: str) -> bool:

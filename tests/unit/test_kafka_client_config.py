@@ -98,3 +98,11 @@ def test_consumers_retry_after_10_ms_and_fetch_wait_50_ms_unless_written() -> No
     assert consumer_args({}).args["fetch_max_wait_ms"] == 50
     assert consumer_args({"fetch.max.wait.ms": "500"}).args["fetch_max_wait_ms"] == 500
     assert "retry_backoff_ms" not in producer_args({}).args
+
+
+def test_numbers_are_read_as_every_configuration_number_is() -> None:
+    # One reading of whole numbers for flafka's own keys and the Kafka client's: Python's int() alone took "1_000".
+    out = producer_args({"linger.ms": "1_000", "retries": " 3 ", "batch.size": "nan"})
+    assert out.errors == [("kafka.producer.linger.ms", "expected a whole number, got '1_000'"),
+                          ("kafka.producer.batch.size", "expected a whole number, got 'nan'")]
+    assert out.args["retries"] == 3

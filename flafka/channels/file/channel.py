@@ -167,6 +167,16 @@ class FileChannelConfig(ComponentConfig):
     def max_events_per_transaction(self) -> int:
         return self.transaction_capacity
 
+    def exclusive_paths(self) -> list[tuple[str, str]]:
+        # Each directory is locked (in_use.lock) for the channel: a second channel on one of them fails to
+        # start. Nesting is fine: the lock, the checkpoint and the segments are looked up in the directory
+        # itself, never below it.
+        claimed = [("checkpointDir", self.checkpoint_dir)]
+        if self.use_dual_checkpoints and self.backup_checkpoint_dir:
+            claimed.append(("backupCheckpointDir", self.backup_checkpoint_dir))
+        claimed += [("dataDirs", d.strip()) for d in self.data_dirs.split(",") if d.strip()]
+        return claimed
+
     def data_directories(self) -> list[str]:
         """dataDirs as absolute paths, each once (a directory named twice would hold every segment twice)."""
         return list(dict.fromkeys(_path(d) for d in self.data_dirs.split(",") if d.strip()))

@@ -90,3 +90,65 @@ def test_check_errors_point_at_the_key() -> None:
 def test_integers_are_whole_decimal_numbers(text: str) -> None:
     _, found = parse({"kafka.topic": "t", "flumeBatchSize": text})
     assert found == [f"<test>: sinks.k1 flumeBatchSize: expected a whole number, got {text!r}"]
+
+
+@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-inf", "+Infinity", "1e999"])
+def test_numbers_must_be_finite(text: str) -> None:
+    # NaN passed every bound (a comparison with NaN is false): keep-alive = nan made a put wait for ever.
+    config, found = parse({"kafka.topic": "t", "ratio": text})
+    assert config is None
+    assert len(found) == 1
+    assert found[0].startswith(f"<test>: sinks.k1 ratio: must be a finite number, got {text!r}")
+
+
+@pytest.mark.parametrize("text", ["1_000", "0x10", "1.5.1", ""])
+def test_decimals_are_plain_decimal_numbers(text: str) -> None:
+    _, found = parse({"kafka.topic": "t", "ratio": text})
+    assert found == [f"<test>: sinks.k1 ratio: expected a number, got {text!r}"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Window(ComponentConfig):
+    low: int = param("low", default=0)
+    high: int = param("high", default=10)
+    unit: str = param("unit", default="s", choices=("s", "ms"))
+    label: str = param("label", default="x")
+
+    def check(self) -> list[tuple[str | None, str]]:
+        problems: list[tuple[str | None, str]] = []
+        if self.high <= self.low:
+            problems.append(("high", f"({self.high}) must be above low ({self.low})"))
+        if not self.label.strip():
+            problems.append(("label", "is empty"))
+        return problems
+
+
+def window(values: dict[str, str]) -> list[str]:
+    config, found = Window.parse(props(values), "channels.c1")
+    assert config is None
+    return [str(d) for d in found]
+
+
+def test_a_bad_value_does_not_hide_the_cross_field_checks_of_the_others() -> None:
+    assert window({"unit": "hours", "label": " "}) == [
+        "<test>: channels.c1 unit: must be one of s, ms, got 'hours'",
+        "<test>: channels.c1 label: is empty",
+    ]
+
+
+@pytest.mark.parametrize("values", [{"low": "x", "high": "3"}, {"low": "5", "high": "x"}, {"high": "-1", "low": "y"}])
+def test_a_cross_field_check_on_a_bad_value_is_not_reported(values: dict[str, str]) -> None:
+    # "high must be above low" would hold or not depending on what the bad value was meant to be: one error only.
+    found = window(values)
+    assert len(found) == 1
+    assert "expected a whole number" in found[0]
+
+
+def test_stand_in_configurations_are_given_for_checks_across_components() -> None:
+    parsed = Window.parse_all(props({"low": "x", "label": "y"}), "channels.c1")
+    assert parsed.config is None
+    assert parsed.agreed(lambda c: c.label) == (True, "y")  # does not depend on the bad value
+    assert parsed.agreed(lambda c: c.low) == (False, None)  # does
+    good = Window.parse_all(props({"low": "1"}), "channels.c1")
+    assert good.config is not None
+    assert good.variants == (good.config,)

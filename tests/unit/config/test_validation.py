@@ -194,8 +194,12 @@ def test_bad_number_and_missing_required_property() -> None:
 
 def test_transaction_capacity_above_capacity() -> None:
     text = BASE + "a1.channels.c1.capacity = 10\na1.channels.c1.transactionCapacity = 20\n"
+    # The sink's default batch (100) does not fit the written transactionCapacity either: a second problem the
+    # user would meet after fixing the first, so it is reported in the same run.
     assert errors(text) == [
-        "agent.properties:10: channels.c1 transactionCapacity: (20) must not exceed capacity (10)"
+        "agent.properties:10: channels.c1 transactionCapacity: (20) must not exceed capacity (10)",
+        "agent.properties:7: sinks.k1: batch size 100 exceeds transactionCapacity 20 of channel c1; "
+        "raise channels.c1.transactionCapacity or lower the batch size",
     ]
 
 
@@ -323,3 +327,143 @@ def test_environment_substitution_and_unset_variable() -> None:
     with pytest.raises(ConfigError) as info:
         load(text)
     assert str(info.value.diagnostics[0]).startswith("agent.properties:7: sinks.k1 type: '${env:SINK}' is not set")
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf", "Infinity"])
+def test_non_finite_keep_alive_is_an_error_at_its_line(text: str) -> None:
+    # nan made a put never return and inf failed every put; both passed --check.
+    assert errors(BASE + f"a1.channels.c1.keep-alive = {text}\n") == [
+        f"agent.properties:9: channels.c1 keep-alive: must be a finite number, got '{text}'"
+    ]
+
+
+def test_a_source_with_a_bad_value_still_gets_its_batch_size_checked() -> None:
+    text = BASE + "a1.sources.r1.totalEvents = lots\na1.sources.r1.batchSize = 500\n"
+    assert errors(text) == [
+        "agent.properties:9: sources.r1 totalEvents: expected a whole number, got 'lots'",
+        "agent.properties:10: sources.r1: batch size 500 exceeds transactionCapacity 100 of channel c1; raise "
+        "channels.c1.transactionCapacity or lower the batch size",
+    ]
+
+
+def test_a_channel_with_a_bad_value_still_checks_the_batch_sizes_against_its_transaction_capacity() -> None:
+    text = BASE + "a1.channels.c1.keep-alive = x\na1.channels.c1.transactionCapacity = 50\n" \
+                  "a1.sinks.k1.batchSize = 80\n"
+    assert errors(text) == [
+        "agent.properties:9: channels.c1 keep-alive: expected a number, got 'x'",
+        "agent.properties:11: sinks.k1: batch size 80 exceeds transactionCapacity 50 of channel c1; raise "
+        "channels.c1.transactionCapacity or lower the batch size",
+    ]
+
+
+@pytest.mark.parametrize(("extra", "only"), [
+    # What capacity was meant to be is unknown: "transactionCapacity must not exceed capacity" would be a guess.
+    ("a1.channels.c1.capacity = lots\na1.channels.c1.transactionCapacity = 2000000\n",
+     "agent.properties:9: channels.c1 capacity: expected a whole number, got 'lots'"),
+    # Same for transactionCapacity itself, and for the sink's batch size that is checked against it.
+    ("a1.channels.c1.capacity = 50\na1.channels.c1.transactionCapacity = lots\n",
+     "agent.properties:10: channels.c1 transactionCapacity: expected a whole number, got 'lots'"),
+    ("a1.sinks.k1.batchSize = lots\na1.channels.c1.transactionCapacity = 1\n",
+     "agent.properties:9: sinks.k1 batchSize: expected a whole number, got 'lots'"),
+])
+def test_no_error_follows_from_a_bad_value(extra: str, only: str) -> None:
+    assert errors(BASE + extra) == [only]
+
+
+KAFKA_SINK = BASE.replace("a1.sinks.k1.type = null", "a1.sinks.k1.type = org.apache.flume.sink.kafka.KafkaSink\n"
+                                                     "a1.sinks.k1.kafka.bootstrap.servers = localhost:9092")
+
+
+def test_every_bad_kafka_producer_key_is_reported() -> None:
+    # kafka.producer.acks is a declared field: its error used to stop the check of every other producer key.
+    text = KAFKA_SINK + (
+        "a1.sinks.k1.kafka.producer.acks = 2\n"
+        "a1.sinks.k1.kafka.producer.linger.ms = soon\n"
+        "a1.sinks.k1.kafka.producer.compression.type = brotli\n"
+        "a1.sinks.k1.kafka.producer.enable.idempotence = maybe\n"
+    )
+    assert errors(text) == [
+        "agent.properties:10: sinks.k1 kafka.producer.acks: must be one of 0, 1, all, -1, got '2'",
+        "agent.properties:11: sinks.k1 kafka.producer.linger.ms: expected a whole number, got 'soon'",
+        "agent.properties:12: sinks.k1 kafka.producer.compression.type: must be one of none, gzip, snappy, lz4, "
+        "zstd, got 'brotli'",
+        "agent.properties:13: sinks.k1 kafka.producer.enable.idempotence: expected true or false, got 'maybe'",
+    ]
+
+
+def test_a_kafka_sink_without_brokers_still_has_its_producer_keys_checked() -> None:
+    text = KAFKA_SINK.replace("a1.sinks.k1.kafka.bootstrap.servers = localhost:9092\n", "") + (
+        "a1.sinks.k1.kafka.producer.retries = x\n")
+    assert errors(text) == [
+        "agent.properties:7: sinks.k1 kafka.bootstrap.servers: is required (Comma-separated brokers (host:port) the "
+        "producer connects to first)",
+        "agent.properties:9: sinks.k1 kafka.producer.retries: expected a whole number, got 'x'",
+    ]
+
+
+TWO_FILE_CHANNELS = """\
+a1.sources = r1
+a1.channels = c1 c2
+a1.sinks = k1 k2
+a1.sources.r1.type = seq
+a1.sources.r1.channels = c1 c2
+a1.channels.c1.type = file
+a1.channels.c1.checkpointDir = /var/flafka/c1/checkpoint
+a1.channels.c1.dataDirs = /var/flafka/c1/data, /var/flafka/shared
+a1.channels.c2.type = file
+a1.channels.c2.checkpointDir = /var/flafka/c2/checkpoint
+a1.channels.c2.dataDirs = /var/flafka/c2/../shared/
+a1.sinks.k1.type = null
+a1.sinks.k1.channel = c1
+a1.sinks.k2.type = null
+a1.sinks.k2.channel = c2
+"""
+
+
+def test_two_file_channels_on_one_directory_are_refused_naming_both_lines() -> None:
+    # This passed --check and failed at start (the second channel found the directory locked).
+    assert errors(TWO_FILE_CHANNELS) == [
+        "agent.properties:11: channels.c2 dataDirs: /var/flafka/c2/../shared/ is also used by channels.c1 dataDirs "
+        "at agent.properties:8 (as /var/flafka/shared); two components cannot share a directory: give each its own"
+    ]
+    assert load(TWO_FILE_CHANNELS.replace("c2/../shared/", "c2/data")).plan.channels.keys() == {"c1", "c2"}
+
+
+def test_two_file_channels_on_the_default_directories() -> None:
+    text = "\n".join(line for line in TWO_FILE_CHANNELS.splitlines() if "Dir" not in line) + "\n"
+    found = errors(text)
+    assert [f.split(" is also used by ")[0] for f in found] == [
+        "agent.properties:7: channels.c2 checkpointDir: ~/.flume/file-channel/checkpoint (the default)",
+        "agent.properties:7: channels.c2 dataDirs: ~/.flume/file-channel/data (the default)",
+    ]
+    assert found[0].split(" is also used by ")[1].startswith("channels.c1 checkpointDir at agent.properties:6 "
+                                                             "(by default, both are ")
+
+
+def test_a_shared_directory_is_reported_beside_the_channels_other_errors() -> None:
+    text = TWO_FILE_CHANNELS + "a1.channels.c2.capacity = lots\n"
+    found = errors(text)
+    assert found[0] == "agent.properties:16: channels.c2 capacity: expected a whole number, got 'lots'"
+    assert found[1].startswith("agent.properties:11: channels.c2 dataDirs: /var/flafka/c2/../shared/ is also used by")
+    assert len(found) == 2
+
+
+def test_a_channel_nobody_uses_takes_no_directory() -> None:
+    text = TWO_FILE_CHANNELS.replace("a1.sources.r1.channels = c1 c2", "a1.sources.r1.channels = c1").replace(
+        "a1.sinks.k2.channel = c2", "a1.sinks.k2.channel = c1")
+    assert warnings(text) == ["agent.properties:9: channels.c2: warning: no source or sink uses this channel; not "
+                              "started"]
+
+
+def test_a_directory_may_serve_one_channel_twice() -> None:
+    text = TWO_FILE_CHANNELS.replace("/var/flafka/c2/../shared/", "/var/flafka/c2/checkpoint")
+    assert warnings(text) == []
+
+
+def test_a_java_regex_python_would_read_differently_is_an_error_at_check() -> None:
+    # [\w&&[^\d]] is "word characters but not digits" in Java; Python's re read it as a class of '\w&[^\d' then ']'.
+    text = BASE + "a1.sources.r1.interceptors = i1\na1.sources.r1.interceptors.i1.type = regex_filter\n" \
+                  "a1.sources.r1.interceptors.i1.regex = [\\\\w&&[^\\\\d]]\n"
+    (message,) = errors(text)
+    assert message.startswith("agent.properties:11: sources.r1 interceptors.i1.regex: '[\\w&&[^\\d]]' at position 0: "
+                              "class intersection (&&) has no equivalent in Python's re")
