@@ -2,12 +2,14 @@
 
 Parsing is jproperties' (continuation lines, ``\\uXXXX`` and other escapes, ``#``/``!`` comments,
 ``=``/``:``/blank separators). Files are read as UTF-8, falling back to ISO-8859-1 (what Java's
-``Properties.load`` uses) when a file is not valid UTF-8. Keys and values are trimmed and a later
+``Properties.load`` uses) when a file is not valid UTF-8. A UTF-8 byte-order mark at the start (Windows
+editors write one) is dropped, so the first key is read as written. Keys and values are trimmed and a later
 occurrence of a key wins, across files too (``-f a -f b``: b overrides a), as in Flume 1.10+.
 """
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -53,7 +55,8 @@ class _LineTrackingProperties(jproperties.Properties):  # type: ignore[misc]  # 
 def parse_properties(text: str, file: str) -> dict[str, Prop]:
     """Parse properties ``text``; ``file`` names it in locations."""
     parser = _LineTrackingProperties()
-    parser.load(text, encoding=None)
+    # A byte-order mark would otherwise become part of the first key ("\ufeffa1.sources").
+    parser.load(text.removeprefix("\ufeff"), encoding=None)
     result: dict[str, Prop] = {}
     for key, value in parser.properties.items():
         name = key.strip()
@@ -63,7 +66,8 @@ def parse_properties(text: str, file: str) -> dict[str, Prop]:
 
 def read_properties_file(path: str | Path) -> dict[str, Prop]:
     """Read and parse one properties file."""
-    raw = Path(path).read_bytes()
+    # Dropped before decoding so that the ISO-8859-1 fallback does not turn it into "ï»¿" either.
+    raw = Path(path).read_bytes().removeprefix(codecs.BOM_UTF8)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -77,3 +77,24 @@ def test_utf8_file_and_latin1_fallback(tmp_path: Path) -> None:
     latin.write_bytes("a = café\n".encode("iso-8859-1"))
     assert read_properties_file(utf8)["a"].value == "café"
     assert read_properties_file(latin)["a"].value == "café"
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
+    conf = tmp_path / "bom.properties"
+    conf.write_bytes(b"\xef\xbb\xbfa1.sources = r1\n# comment\na1.channels = c1\n")
+    found = read_properties_file(conf)
+    assert list(found) == ["a1.sources", "a1.channels"]
+    assert (found["a1.sources"].value, found["a1.sources"].location.line) == ("r1", 1)
+    assert found["a1.channels"].location.line == 3
+
+
+def test_a_byte_order_mark_is_dropped_before_the_latin1_fallback_too(tmp_path: Path) -> None:
+    conf = tmp_path / "bom-latin1.properties"
+    conf.write_bytes(b"\xef\xbb\xbfa = caf\xe9\n")  # a BOM, then a byte that is not UTF-8
+    found = read_properties_file(conf)
+    assert list(found) == ["a"]
+    assert (found["a"].value, found["a"].location.line) == ("café", 1)
+
+
+def test_a_byte_order_mark_in_text() -> None:
+    assert lines("\ufeffa = 1\nb = 2\n") == {"a": 1, "b": 2}
