@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from flafka import __version__
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
+from flafka.config.params import parse_float
 from flafka.errors import ConfigError
 from flafka.runtime.agent import Agent, ReloadFailed
 
@@ -34,6 +35,32 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _CANNOT_RUN = -1  # queued by the reloader beside signal numbers: the agent cannot run any pipeline
 
+
+#: Shortest ``-i``. Each check stats every file; checking more often than ten times a second notices no edit
+#: sooner in a way that matters (saving a file takes longer than that), and 0 or less made the reloader spin
+#: on a core.
+MIN_POLL_INTERVAL = 0.1
+
+
+def _seconds(text: str) -> float:
+    try:
+        return parse_float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _poll_interval(text: str) -> float:
+    value = _seconds(text)
+    if value < MIN_POLL_INTERVAL:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_POLL_INTERVAL} seconds, got {text!r}")
+    return value
+
+
+def _stop_timeout(text: str) -> float:
+    value = _seconds(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
+    return value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,15 +74,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--conf-file", action="append", required=True, metavar="FILE",
                    help="properties file; repeat to merge several (later files override)")
     p.add_argument("-c", "--conf", metavar="DIR", help="Flume conf directory (accepted; unused)")
-    p.add_argument("-i", "--poll-interval", type=float, default=30.0, metavar="SECONDS",
-                   help="how often to check the files for changes (default 30)")
+    p.add_argument("-i", "--poll-interval", type=_poll_interval, default=30.0, metavar="SECONDS",
+                   help=f"how often to check the files for changes (default 30, at least {MIN_POLL_INTERVAL})")
     p.add_argument("--no-reload-conf", action="store_true", help="do not reload the files when they change")
     p.add_argument("--check", action="store_true",
                    help="validate the configuration (types resolved, classes imported) and exit")
     p.add_argument("--lenient", action="store_true",
                    help="Flume's behaviour: drop components with errors instead of refusing to start")
     p.add_argument("--deny-warnings", action="store_true", help="treat configuration warnings as errors")
-    p.add_argument("--stop-timeout", type=float, default=8.0, metavar="SECONDS",
+    p.add_argument("--stop-timeout", type=_stop_timeout, default=8.0, metavar="SECONDS",
                    help="longest graceful stop on SIGTERM/SIGINT (default 8)")
     p.add_argument("--log-level", default=os.environ.get("FLAFKA_LOG_LEVEL", "INFO"),
                    help="DEBUG, INFO, WARNING or ERROR (default INFO, or $FLAFKA_LOG_LEVEL)")

@@ -9,6 +9,9 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+from flafka.cli import main
 from flafka.testing import wait_until
 
 GOOD = """\
@@ -177,3 +180,29 @@ a1.sinks.k1.sink.rollInterval = 1
     numbers = [int(line) for p in sorted(out.iterdir()) for line in p.read_bytes().splitlines()]
     assert len(numbers) == 1_000_000
     assert set(numbers) == set(range(1_000_000))
+
+
+@pytest.mark.parametrize(("option", "message"), [
+    (["-i", "0"], "argument -i/--poll-interval: must be at least 0.1 seconds, got '0'"),  # the reloader spun
+    (["-i", "-1"], "argument -i/--poll-interval: must be at least 0.1 seconds, got '-1'"),
+    (["--poll-interval", "nan"], "argument -i/--poll-interval: must be a finite number, got 'nan'"),
+    (["--stop-timeout", "inf"], "argument --stop-timeout: must be a finite number, got 'inf'"),  # a traceback at stop
+    (["--stop-timeout", "nan"], "argument --stop-timeout: must be a finite number, got 'nan'"),
+    (["--stop-timeout", "-5"], "argument --stop-timeout: must be 0 or more seconds, got '-5'"),
+    (["--stop-timeout", "soon"], "argument --stop-timeout: expected a number, got 'soon'"),
+])
+def test_bad_seconds_are_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str],
+                                      message: str) -> None:
+    conf = tmp_path / "agent.properties"
+    conf.write_text(GOOD)
+    assert main(["--check", "-n", "a1", "-f", str(conf), *option]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == f"flafka-agent: error: {message}"
+    assert "Traceback" not in err
+
+
+def test_smallest_poll_interval_and_zero_stop_timeout_are_accepted(tmp_path: Path) -> None:
+    conf = tmp_path / "agent.properties"
+    conf.write_text(GOOD)
+    result = agent("--check", "-n", "a1", "-f", str(conf), "-i", "0.1", "--stop-timeout", "0")
+    assert result.returncode == 0, result.stderr
