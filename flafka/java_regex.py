@@ -146,23 +146,35 @@ def _complement(ranges: _Ranges) -> _Ranges:
 def _boundaries() -> tuple[str, str]:
     """Java 8-18's ``\\b`` and ``\\B``: word characters are ``_`` and letters and decimal digits of any script.
 
-    Python's Unicode ``\\w`` is those plus the other numerals (categories Nl and No: ², ½, Ⅷ …), which
-    are taken out.
+    Python's Unicode ``\\b`` (``(?u:\\b)``) counts the other numerals too (categories Nl and No: ², ½,
+    Ⅷ …), so it is used as it is except next to one of those, where the word characters are spelled
+    out. Python's ``re`` tests a class of ranges one range at a time when it holds characters beyond
+    U+FFFF, so the numerals are split into a fast class below U+10000 and the rest.
     """
-    extra: list[tuple[int, int]] = []
+    numerals: list[int] = []
     for cp in range(_MAX_CODE_POINT + 1):
         c = chr(cp)
         if c.isnumeric() and not c.isdecimal() and unicodedata.category(c) in ("Nl", "No"):
-            if extra and extra[-1][1] == cp - 1:
-                extra[-1] = (extra[-1][0], cp)
+            numerals.append(cp)
+
+    def members(code_points: list[int]) -> str:
+        ranges: list[tuple[int, int]] = []
+        for cp in code_points:
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
             else:
-                extra.append((cp, cp))
-    numerals = f"[{_members(tuple(extra))}]"
-    before = f"(?:(?<=(?u:\\w))(?<!{numerals}))"
-    after = f"(?:(?=(?u:\\w))(?!{numerals}))"
-    boundary = f"(?:{before}(?!{after})|(?!{before}){after})"
-    inside = f"(?:{before}{after}|(?!{before})(?!{after}))"
-    return boundary, inside
+                ranges.append((cp, cp))
+        return _members(tuple(ranges))
+
+    basic = members([cp for cp in numerals if cp < 0x10000])
+    supplementary = members([cp for cp in numerals if cp >= 0x10000])
+    numeral = f"(?:[{basic}]|(?=[\\U00010000-\\U0010ffff])[{supplementary}])"
+    before = f"(?:(?<=(?u:\\w))(?<!{numeral}))"
+    after = f"(?:(?=(?u:\\w))(?!{numeral}))"
+    spelled_out = f"(?:{before}(?!{after})|(?!{before}){after})"
+    boundary = (f"(?:(?u:\\b)(?:(?<!{numeral})(?!{numeral})|{spelled_out})"
+                f"|(?:(?<={numeral})|(?={numeral})){spelled_out})")
+    return boundary, f"(?!{boundary})"
 
 
 def _remove_quoting(pattern: str) -> str:

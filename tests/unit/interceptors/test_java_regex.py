@@ -47,6 +47,11 @@ MATCHES: list[tuple[str, str, Spans, str]] = [
     (r"\b", "x\u00b2 y", at(0, 1, 3, 4), "superscript two is not a letter or digit"),
     (r"\b", "\u2167x", at(1, 2), "roman numeral eight is not a letter or digit"),
     (r"\Bx", "ax", [(1, 2)], "plain ASCII \\B"),
+    (r"\b", "a\U00010107b", at(0, 1, 2, 3), "a numeral beyond U+FFFF is no word character either"),
+    (r"\b", "\u00b2\u00b2a", at(2, 3), "between two numerals there is no boundary"),
+    (r"\B", "\u00bd\u00bd", at(0, 1, 2), "\\B around numerals"),
+    (r"\b", "é", at(0, 1), "a lone non-ASCII letter is a word"),
+    (r"(?i)\bÉté\b", "été!", [], "\\b finds the word, (?i) does not fold É"),
     # line terminators: \n \r U+0085 U+2028 U+2029, \r\n as one
     (".", "a\rb\u0085c\u2028d\u2029e\nf", [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11)],
      ". matches no line terminator"),
