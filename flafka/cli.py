@@ -34,6 +34,7 @@ EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 _CANNOT_RUN = -1  # queued by the reloader beside signal numbers: the agent cannot run any pipeline
+_SIGNAL_CHECK = 0.2  # seconds; the longest a signal waits before the run loop acts on it
 
 
 #: Shortest ``-i``. Each check stats every file; checking more often than ten times a second notices no edit
@@ -254,7 +255,12 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
     reloader.start()
     code = EXIT_OK
     while True:
-        received = control.get()
+        try:
+            # Not a blocking get: a signal the kernel delivers to another thread only flags the main thread,
+            # which runs the handler when it next runs Python code, so a get without timeout could sleep on.
+            received = control.get(timeout=_SIGNAL_CHECK)
+        except queue.Empty:
+            continue
         if received == signal.SIGHUP:
             log.info("Agent %s received SIGHUP; reloading the configuration.", args.name)
             reloader.request()

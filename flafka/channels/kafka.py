@@ -36,6 +36,11 @@ Differences from Flume (the safe choice, or what Python allows):
 * The producer is created at the first put, so a broker that is down at start-up does not stop the
   agent; the consumer of a thread that ended is closed when the next consumer is made, and every
   consumer at ``stop()`` (the agent stops sinks first).
+* A stop keeps to the agent's deadline (``stop_within``): it never waits for a client still being
+  created (kafka-python's constructors wait up to 30 s for an unreachable broker) or for a put still
+  waiting on Kafka; such a put fails, so its source was not acknowledged and sends again. Consumers
+  are closed first (closing commits what was delivered), then the producer, with the time left. What
+  could not be finished is logged (WARNING).
 * The guide's ``pollTimeout`` and Flume 1.6's ``timeout`` are accepted as deprecated names of
   ``kafka.pollTimeout`` (Flume 1.7+ ignores both); 1.6 ``kafka.*`` client keys are mapped to the modern
   client with a warning (Flume 1.7+ ignores them).
@@ -81,7 +86,9 @@ _OWN_KAFKA_KEYS = ("bootstrap.servers", "topic", "pollTimeout")
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")  # Integer.parseInt: ASCII digits, optional sign, no spaces
 _INT_MAX = 2**31 - 1
 _JOIN_WAIT = 30.0  # seconds a take keeps polling while its consumer (re)joins the group
-_CLOSE_TIMEOUT_MS = 5000
+_CLOSE_TIMEOUT_MS = 5000  # longest close of one client
+# stop() without a deadline waits as long as its longest wait always was: a take's poll plus 30 s.
+_STOP_TIMEOUT = 35.0
 _UNKNOWN_LEGACY = "is not a Kafka 0.8"
 
 
@@ -397,7 +404,10 @@ class KafkaChannel(Channel):
         self._send_timeout = producer.args.get("delivery_timeout_ms", 120_000) / 1000.0 + 10.0
         self._bootstrap: list[str] = []
         self._producer: Any = None
-        self._producer_lock = threading.Lock()
+        self._producer_lock = threading.Lock()  # guards _producer; never held while a client is built
+        self._creating = threading.Lock()  # one producer built at a time
+        self._sending = 0  # events of puts waiting on Kafka, under _sending_lock
+        self._sending_lock = threading.Lock()
         self._local = threading.local()
         self._takers: list[_Taker] = []
         self._takers_lock = threading.Lock()
@@ -437,38 +447,57 @@ class KafkaChannel(Channel):
 
     def stop(self) -> None:
         """Close every consumer (their sinks stopped first) and the producer."""
+        self.stop_within(_STOP_TIMEOUT)
+
+    def stop_within(self, timeout: float) -> None:
+        """Close every consumer, then the producer, within about ``timeout`` seconds; log what is left."""
+        deadline = time.monotonic() + timeout
         self._stopping = True
         self.wakeup()
         with self._takers_lock:
             takers, self._takers = self._takers, []
-        for taker in takers:
-            self._close_taker(taker)
+        unclosed = sum(1 for taker in takers if not self._close_taker(taker, deadline))
         with self._producer_lock:
             producer, self._producer = self._producer, None
         if producer is not None:
+            # close() waits up to its timeout twice (flush, then its sender thread).
+            wait = min(_CLOSE_TIMEOUT_MS / 1000, max(0.0, deadline - time.monotonic())) / 2
             try:
-                producer.close(timeout=_CLOSE_TIMEOUT_MS / 1000)
+                producer.close(timeout=wait)
             except KafkaError as exc:
                 log.warning("Kafka channel %s could not close its producer cleanly: %s", self.name, exc)
+        with self._sending_lock:
+            sending = self._sending
+        if sending:
+            log.warning("Kafka channel %s stopped while puts were still waiting for Kafka; they are not committed, "
+                        "so their sources were not acknowledged and send them again. events=%d", self.name, sending)
+        if unclosed:
+            log.warning("Kafka channel %s could not close consumers by the stop deadline; offsets of events they "
+                        "delivered may not be committed, and those events are delivered again. consumers=%d",
+                        self.name, unclosed)
         self.counter.stop()
         log.info("Kafka channel %s stopped. undecodable_records=%d failed_commits=%d", self.name,
                  self.counter.event_read_fail, self.counter.commit_fail_count)
 
-    def _close_taker(self, taker: _Taker) -> None:
+    def _close_taker(self, taker: _Taker, deadline: float) -> bool:
+        """Close ``taker``'s consumer by ``deadline``; False when it could not be closed cleanly in time."""
         # A take holds the lock at most one poll (the wakeup above ends its wait) or one offset commit.
-        acquired = taker.lock.acquire(timeout=self._poll_s + 30.0)
+        acquired = taker.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
         if not acquired:
             log.warning("Kafka channel %s closes a consumer still in use. thread=%s", self.name, taker.thread.name)
         try:
             if taker.closed:
-                return
+                return True
             taker.closed = True
+            wait_ms = int(min(_CLOSE_TIMEOUT_MS, max(0.0, deadline - time.monotonic()) * 1000))
             try:
                 # The revoke callback runs inside close() and commits what was delivered.
-                taker.consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
+                taker.consumer.close(autocommit=False, timeout_ms=wait_ms)
             except KafkaError as exc:
                 log.warning("Kafka channel %s could not close a consumer cleanly. thread=%s error=%s", self.name,
                             taker.thread.name, exc)
+                return False
+            return acquired and time.monotonic() <= deadline
         finally:
             if acquired:
                 taker.lock.release()
@@ -511,19 +540,41 @@ class KafkaChannel(Channel):
         return out
 
     def _get_producer(self) -> Any:
-        with self._producer_lock:
-            if self._producer is None:
+        producer = self._producer
+        if producer is not None:
+            return producer
+        # Built outside _producer_lock: the constructor waits up to 30 s for an unreachable broker, and
+        # stop() must not wait for it.
+        with self._creating:
+            with self._producer_lock:
                 if self._stopping:
                     raise KafkaChannelError(f"Kafka channel {self.name} is stopped", retriable=False)
-                try:
-                    self._producer = KafkaProducer(bootstrap_servers=self._bootstrap, **self._producer_args)
-                except KafkaError as exc:
-                    raise KafkaChannelError(f"Kafka channel {self.name} cannot reach Kafka at "
-                                            f"{','.join(self._bootstrap)}: {exc}", retriable=exc.retriable) from exc
-                log.info("Kafka channel %s created its producer. topic=%s", self.name, self._topic)
-            return self._producer
+                if self._producer is not None:
+                    return self._producer
+            try:
+                producer = KafkaProducer(bootstrap_servers=self._bootstrap, **self._producer_args)
+            except KafkaError as exc:
+                raise KafkaChannelError(f"Kafka channel {self.name} cannot reach Kafka at "
+                                        f"{','.join(self._bootstrap)}: {exc}", retriable=exc.retriable) from exc
+            with self._producer_lock:
+                if not self._stopping:
+                    self._producer = producer
+                    log.info("Kafka channel %s created its producer. topic=%s", self.name, self._topic)
+                    return producer
+            producer.close(timeout=0)
+            raise KafkaChannelError(f"Kafka channel {self.name} stopped while its producer was being created",
+                                    retriable=False)
 
     def _send(self, records: list[tuple[bytes | None, int | None, bytes]]) -> None:
+        with self._sending_lock:
+            self._sending += len(records)
+        try:
+            self._send_now(records)
+        finally:
+            with self._sending_lock:
+                self._sending -= len(records)
+
+    def _send_now(self, records: list[tuple[bytes | None, int | None, bytes]]) -> None:
         producer = self._get_producer()
         topic = self._topic
         started = time.monotonic()
@@ -557,9 +608,14 @@ class KafkaChannel(Channel):
             raise KafkaChannelError(f"Kafka channel {self.name} cannot reach Kafka at {','.join(self._bootstrap)}: "
                                     f"{exc}", retriable=exc.retriable) from exc
         taker = _Taker(self, consumer, threading.current_thread())
-        consumer.subscribe(topics=[self._topic], listener=_Listener(taker))
         with self._takers_lock:
-            self._takers.append(taker)
+            stopped = self._stopping  # stop() ran while the consumer was being built: it did not see it
+            if not stopped:
+                consumer.subscribe(topics=[self._topic], listener=_Listener(taker))
+                self._takers.append(taker)
+        if stopped:
+            consumer.close(autocommit=False, timeout_ms=0)
+            raise KafkaChannelError(f"Kafka channel {self.name} is stopped", retriable=False)
         self._local.taker = taker
         log.info("Kafka channel %s created a consumer. thread=%s group=%s", self.name, taker.thread.name,
                  self._group)
@@ -571,7 +627,7 @@ class KafkaChannel(Channel):
             dead = [t for t in self._takers if not t.thread.is_alive()]
             self._takers = [t for t in self._takers if t not in dead]
         for taker in dead:
-            self._close_taker(taker)
+            self._close_taker(taker, time.monotonic() + _STOP_TIMEOUT)
 
     def _take(self, tx: KafkaTransaction, max_events: int, timeout: float) -> list[Event]:
         taker = tx.taker

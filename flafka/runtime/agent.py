@@ -58,7 +58,8 @@ def _channel_share(timeout: float) -> float:
 
 
 def _stop_by(name: str, channel: Channel, deadline: float) -> bool:
-    return call_by(deadline, f"Channel {name}", lambda: channel.stop_within(max(0.0, deadline - time.monotonic())))
+    return call_by(deadline, f"Channel {name}", "stop",
+                   lambda: channel.stop_within(max(0.0, deadline - time.monotonic())))
 
 
 @dataclass
@@ -260,7 +261,7 @@ class Agent:
             if failed and not conflicts:
                 self._discard(fresh, deadline)
                 self._unconfigure(reconfigured, old)
-                raise self._refused(failed, restored=True)
+                raise self._refused(failed, restarted=False)
 
             sources = {n: state.sources.pop(n) for n in stop_sources}
             groups = {n: state.groups.pop(n) for n in stop_groups}
@@ -283,7 +284,7 @@ class Agent:
                     self._discard(fresh, deadline)
                     self._unconfigure(reconfigured, old)
                     self._restore(old, {n: going[n] for n in conflicts}, groups, sources, failed)
-                    raise self._refused(failed, restored=True)
+                    raise self._refused(failed, restarted=True)
             else:
                 self._hand_over(going, fresh, list(groups.values()), channels_from)
                 self._stop_groups(list(groups.values()), channels_from)
@@ -343,11 +344,11 @@ class Agent:
         for name in names:
             self._state.channels[name].reconfigure(old.channels[name].config)
 
-    def _refused(self, failed: dict[str, Exception], *, restored: bool) -> ReloadFailed:
+    def _refused(self, failed: dict[str, Exception], *, restarted: bool) -> ReloadFailed:
         what = "; ".join(f"channel {n}: {type(e).__name__}: {e}" for n, e in failed.items())
-        log.error("Agent %s refused the new configuration: a channel could not start; the previous pipeline "
-                  "goes on running. %s", self.name, what)
-        return ReloadFailed(f"a channel could not start: {what}", restored=restored)
+        log.error("Agent %s refused the new configuration: a channel could not start; the previous pipeline %s. %s",
+                  self.name, "runs again" if restarted else "goes on running", what)
+        return ReloadFailed(f"a channel could not start: {what}", restored=True)
 
     def _restore(self, plan: AgentPlan, channels: dict[str, Channel], groups: dict[str, SinkRunner],
                  sources: dict[str, SourceRunner], failed: dict[str, Exception]) -> None:
@@ -394,8 +395,15 @@ class Agent:
         take_limit = old.transaction_capacity() or _MOVE_BATCH
         put_limit = min(new.transaction_capacity() or _MOVE_BATCH, _MOVE_BATCH)
         moved = [0]
+        refused: list[FlafkaError] = []
 
         def run() -> None:
+            try:
+                move()
+            except FlafkaError as exc:  # full, or its server unreachable: the rest stays where it is
+                refused.append(exc)
+
+        def move() -> None:
             while time.monotonic() < deadline:
                 # Several takes per put: a memory channel's small transactionCapacity must not cost one
                 # file channel fsync per hundred events. Rolled back in reverse, the takes keep their order.
@@ -413,13 +421,13 @@ class Agent:
                         put.put_batch(events)
                 moved[0] += len(events)
 
-        done = call_by(deadline, f"Moving the events of channel {name} into its replacement", run)
+        call_by(deadline, f"Channel {name}", "move its events into its replacement", run)
         if moved[0]:
             log.info("Channel %s moved its events into its replacement. events=%d to=%s", name, moved[0],
                      type(new).__name__)
-        if not done or old.size():
-            log.warning("Channel %s could not move all its events into its replacement. moved=%d left=%d",
-                        name, moved[0], old.size())
+        if old.size():
+            log.warning("Channel %s could not move all its events into its replacement. moved=%d left=%d%s",
+                        name, moved[0], old.size(), f" error={refused[0]}" if refused else "")
         return moved[0]
 
     # -- introspection --------------------------------------------------------------------------

@@ -31,11 +31,12 @@ log = logging.getLogger(__name__)
 _START_RETRY_MAX = 30.0
 
 
-def call_by(deadline: float, what: str, call: Callable[[], object]) -> bool:
+def call_by(deadline: float, who: str, action: str, call: Callable[[], object]) -> bool:
     """Run ``call`` in a helper thread and wait for it until ``deadline`` (``time.monotonic()``).
 
-    True when it returned in time. An exception it raises is logged (ERROR, naming ``what``), not
-    raised; a call still running at the deadline goes on in the background and is logged.
+    True when it returned in time. ``who`` and ``action`` name it in the log ("Source r1", "stop"): an
+    exception it raises is logged (ERROR), not raised; a call still running at the deadline goes on in
+    the background, with a WARNING.
     """
     failure: list[BaseException] = []
 
@@ -44,13 +45,14 @@ def call_by(deadline: float, what: str, call: Callable[[], object]) -> bool:
             call()
         except Exception as exc:
             failure.append(exc)
-            log.error("%s failed to stop cleanly. %s: %s", what, type(exc).__name__, exc, exc_info=exc)
+            log.error("%s could not %s. %s: %s", who, action, type(exc).__name__, exc,
+                      exc_info=None if isinstance(exc, FlafkaError) else exc)
 
-    helper = threading.Thread(target=run, name=f"stop {what}", daemon=True)
+    helper = threading.Thread(target=run, name=f"{who} {action}", daemon=True)
     helper.start()
     helper.join(max(0.0, deadline - time.monotonic()))
     if helper.is_alive():
-        log.warning("%s did not stop by the deadline; it goes on stopping in the background.", what)
+        log.warning("%s did not %s by the deadline; it goes on in the background.", who, action)
         return False
     return not failure
 
@@ -106,7 +108,7 @@ class Runner:
             started = self.started.is_set()
             self._abandoned = not started
         if started:
-            call_by(deadline, what, self._stop_components)
+            call_by(deadline, what, "stop", self._stop_components)
 
     def join(self, timeout: float) -> bool:
         self._thread.join(max(0.0, timeout))

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import logging
 import textwrap
+import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from flafka.channels.file import FileChannel
+from flafka.channels.memory import MemoryChannel
 from flafka.config.loader import plan_from_properties
 from flafka.config.plan import AgentPlan
 from flafka.config.properties import parse_properties
-from flafka.runtime.agent import Agent
-from flafka.testing import wait_until
+from flafka.event import Event
+from flafka.runtime.agent import Agent, ReloadFailed
+from flafka.testing import build, wait_until
 from tests.unit.runtime import components
-from tests.unit.runtime.components import DELIVERED, FailingInterceptor
+from tests.unit.runtime.components import DELIVERED, CollectingSink, FailingInterceptor
 
 C = "tests.unit.runtime.components"
+T = "tests.unit.runtime.test_agent"  # components defined in this module
 
 
 def plan(text: str) -> AgentPlan:
@@ -180,3 +187,220 @@ def test_reload_with_unchanged_source_keeps_it_running(running: list[Agent]) -> 
     assert agent.sources["r1"] is source_before
     wait_until(lambda: len(DELIVERED["k1"]) >= 20000)
     assert sorted(int(b) for b in DELIVERED["k1"]) == list(range(20000))
+
+
+# -- stop: a batch a sink holds at the deadline (issue 8, item 8) ------------------------------------
+
+
+class StallingSink(CollectingSink):
+    """Delivers like CollectingSink until it delivered ``stall_after`` events; its next deliver then waits
+    for ``release`` (a destination that stops answering with a batch in the sink's hands)."""
+
+    stall_after = 20_000
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def deliver(self, events: list[Event]) -> None:
+        if len(DELIVERED[self.name]) >= StallingSink.stall_after:
+            StallingSink.stalled.set()
+            StallingSink.release.wait(60)
+        super().deliver(events)
+
+
+@pytest.fixture
+def stalling() -> Iterator[type[StallingSink]]:
+    StallingSink.stalled.clear()
+    StallingSink.release.clear()
+    yield StallingSink
+    StallingSink.release.set()
+
+
+def test_stop_counts_the_batch_a_sink_holds_at_the_deadline_as_lost(
+    stalling: type[StallingSink], caplog: pytest.LogCaptureFixture
+) -> None:
+    text = f"""
+    a.sources = r1
+    a.channels = c1
+    a.sinks = k1
+    a.sources.r1.type = seq
+    a.sources.r1.channels = c1
+    a.sources.r1.batchSize = 1000
+    a.sources.r1.totalEvents = 100000
+    a.channels.c1.type = memory
+    a.channels.c1.capacity = 100000
+    a.channels.c1.transactionCapacity = 1000
+    a.sinks.k1.type = {T}:StallingSink
+    a.sinks.k1.channel = c1
+    a.sinks.k1.batchSize = 100
+    """
+    agent = Agent(plan(text))
+    agent.start()
+    sink = agent.sinks["k1"]
+    wait_until(lambda: agent.counters()["SOURCE.r1"]["EventAcceptedCount"] == "100000", timeout=60,
+               message="every event in the channel")
+    assert stalling.stalled.wait(30)
+    caplog.set_level(logging.INFO)
+    lost = agent.stop(timeout=1.0)
+    delivered = sink.counter.event_drain_success_count
+    assert delivered == stalling.stall_after
+    assert delivered + lost == 100_000
+    assert f"Channel c1 still held events at stop; they are lost (it is not durable). events={lost}" in caplog.text
+    # The destination answers after the stop: that batch was counted as lost, so its commit must not succeed.
+    stalling.release.set()
+    runner = next((t for t in threading.enumerate() if t.name == "sinkgroup-k1"), None)
+    if runner is not None:
+        runner.join(30)
+        assert not runner.is_alive()
+    assert sink.counter.event_drain_success_count == delivered
+
+
+# -- reload: replacing a memory channel that holds events (item 10) ---------------------------------
+
+
+HELD = f"""
+a.sources = r1
+a.channels = c1
+a.sinks = k1
+a.sources.r1.type = seq
+a.sources.r1.channels = c1
+a.sources.r1.batchSize = 500
+a.sources.r1.totalEvents = 4450
+a.channels.c1.type = memory
+a.channels.c1.capacity = 5000
+a.channels.c1.transactionCapacity = 500
+a.sinks.k1.type = {C}:CollectingSink
+a.sinks.k1.channel = c1
+a.sinks.k1.batchSize = 300
+"""
+
+
+def file_channel_keys(directory: Path) -> str:
+    return (f"a.channels.c1.type = file\na.channels.c1.checkpointDir = {directory / 'checkpoint'}\n"
+            f"a.channels.c1.dataDirs = {directory / 'data'}\n")
+
+
+def without_source(text: str) -> str:
+    """``text`` with its source removed: a restarted seq source would count from 0 again."""
+    kept = [ln for ln in textwrap.dedent(text).splitlines() if not ln.startswith("a.sources")]
+    return "\n".join(kept) + "\n"
+
+
+def test_reload_from_memory_to_file_channel_moves_the_queued_events_in_order(
+    running: list[Agent], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    components.FAILING.add("k1")  # the sink is down: the memory channel holds every event
+    agent = start(HELD, running)
+    wait_until(lambda: agent.channels["c1"].size() == 4450, message="channel filled")
+    memory = agent.channels["c1"]
+    changed = without_source(HELD).replace("a.channels.c1.type = memory\n", file_channel_keys(tmp_path))
+    caplog.set_level(logging.INFO)
+    assert agent.apply(plan(changed), timeout=8) == 0
+    assert isinstance(agent.channels["c1"], FileChannel)
+    assert agent.channels["c1"].size() == 4450
+    assert memory.size() == 0
+    assert "Channel c1 moved its events into its replacement. events=4450 to=FileChannel" in caplog.text
+    assert "lost" not in " ".join(r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR)
+    components.FAILING.discard("k1")
+    wait_until(lambda: len(DELIVERED["k1"]) >= 4450, timeout=30)
+    assert DELIVERED["k1"] == [str(i).encode() for i in range(4450)]  # once each, in their order
+
+
+def test_reload_counts_and_logs_what_could_not_be_moved(
+    running: list[Agent], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    components.FAILING.add("k1")
+    agent = start(HELD, running)
+    wait_until(lambda: agent.channels["c1"].size() == 4450, message="channel filled")
+    small = (without_source(HELD).replace("a.channels.c1.type = memory\n", file_channel_keys(tmp_path))
+             .replace("capacity = 5000", "capacity = 1000") + "a.channels.c1.keep-alive = 0.1\n")
+    caplog.set_level(logging.INFO)
+    began = time.monotonic()
+    lost = agent.apply(plan(small), timeout=2)
+    assert time.monotonic() - began < 4
+    assert lost == 3450
+    assert agent.counters()["CHANNEL.c1"]["EventPutSuccessCount"] == "1000"
+    assert ("Channel c1 could not move all its events into its replacement. moved=1000 left=3450 error=file "
+            "channel c1 is full (capacity 1000 events)") in caplog.text
+    assert ("Channel c1 still held events when the reload removed it; they are lost (it is not durable). "
+            "events=3450") in caplog.text
+    components.FAILING.discard("k1")
+    wait_until(lambda: len(DELIVERED["k1"]) >= 1000, timeout=30)
+    assert DELIVERED["k1"] == [str(i).encode() for i in range(1000)]
+
+
+# -- reload: a new channel that cannot start (item 11) ----------------------------------------------
+
+
+@pytest.fixture
+def locked(tmp_path: Path) -> Iterator[Path]:
+    """Directories of a file channel held (locked) by another FileChannel instance."""
+    directory = tmp_path / "locked"
+    holder = build(FileChannel, {"checkpointDir": str(directory / "checkpoint"), "dataDirs": str(directory / "data")},
+                   "holder")
+    holder.start()
+    yield directory
+    holder.stop()
+
+
+def test_reload_whose_new_channel_cannot_start_keeps_the_old_pipeline_running(
+    running: list[Agent], locked: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    agent = start(SEQ, running)
+    wait_until(lambda: len(DELIVERED["k1"]) > 0)
+    before = (agent.channels["c1"], agent.sources["r1"], agent.sinks["k1"])
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(ReloadFailed) as failed:
+        agent.apply(plan(SEQ.replace("a.channels.c1.type = memory\n", file_channel_keys(locked))))
+    assert failed.value.restored
+    assert (agent.channels["c1"], agent.sources["r1"], agent.sinks["k1"]) == before  # nothing was touched
+    [error] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.startswith("Agent a refused the new configuration: a channel could not start; the previous "
+                            "pipeline goes on running. channel c1: ")
+    assert f"channel directory {locked / 'checkpoint'} is in use by another channel of this process" in error
+    wait_until(lambda: len(DELIVERED["k1"]) >= 20000, message="the old pipeline delivering on")
+    assert sorted(int(b) for b in DELIVERED["k1"]) == list(range(20000))
+
+
+def test_reload_that_must_stop_the_old_durable_channel_first_restores_it_when_the_new_one_fails(
+    running: list[Agent], tmp_path: Path, locked: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = SEQ.replace("a.channels.c1.type = memory\n", file_channel_keys(tmp_path / "old"))
+    agent = start(text, running)
+    wait_until(lambda: len(DELIVERED["k1"]) > 0)
+    old_channel = agent.channels["c1"]
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(ReloadFailed) as failed:
+        agent.apply(plan(SEQ.replace("a.channels.c1.type = memory\n", file_channel_keys(locked))))
+    assert failed.value.restored
+    [error] = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert error.startswith("Agent a refused the new configuration: a channel could not start; the previous "
+                            "pipeline runs again. channel c1: DirectoryInUse: ")
+    assert agent.channels["c1"] is old_channel  # stopped to free what it might share, then started again
+    # The restored seq source is a new instance: it counts from 0 again.
+    wait_until(lambda: len(set(DELIVERED["k1"])) >= 20000, timeout=30, message="the restored pipeline delivering")
+    assert sorted({int(b) for b in DELIVERED["k1"]}) == list(range(20000))
+
+
+class StartsOnce(MemoryChannel):
+    """A durable-declared channel that cannot start a second time (its storage went away meanwhile)."""
+
+    durable = True
+    starts = 0
+
+    def start(self) -> None:
+        StartsOnce.starts += 1
+        if StartsOnce.starts > 1:
+            raise OSError("storage gone")
+        super().start()
+
+
+def test_reload_that_cannot_restore_the_old_pipeline_reports_that_the_agent_cannot_run(
+    running: list[Agent], locked: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    StartsOnce.starts = 0
+    agent = start(SEQ.replace("a.channels.c1.type = memory", f"a.channels.c1.type = {T}:StartsOnce"), running)
+    caplog.set_level(logging.ERROR)
+    with pytest.raises(ReloadFailed) as failed:
+        agent.apply(plan(SEQ.replace("a.channels.c1.type = memory\n", file_channel_keys(locked))))
+    assert not failed.value.restored
+    assert "the previous channel c1 could not start again. OSError: storage gone" in caplog.text
