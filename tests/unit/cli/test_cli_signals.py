@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -171,3 +172,21 @@ def test_reload_that_cannot_restore_the_old_pipeline_exits_1(tmp_path: Path, loc
     assert "Agent a1 cannot run: the new configuration failed (channel c1: DirectoryInUse: " in log
     assert "the previous channel c1 could not start again. OSError: storage gone" in log
     assert "Agent a1 cannot run its pipeline after the reload; stopping (at most 4.0s), exit code 1." in log
+
+
+def test_sigterm_delivered_to_another_thread_still_stops_the_agent(tmp_path: Path) -> None:
+    # The kernel may deliver a process's signal to any of its threads; CPython then only flags the main
+    # thread, which must not be asleep in a wait without timeout (it was: the agent never stopped).
+    conf = tmp_path / "agent.properties"
+    conf.write_text(netcat_config("a1.sinks.k1.type = null\n"))
+    agent = RunningAgent("-n", "a1", "-f", str(conf), "--no-reload-conf")
+    try:
+        agent.wait_for("Agent a1 started")
+        pid = agent.proc.pid
+        other = next(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+        assert ctypes.CDLL(None, use_errno=True).tgkill(pid, other, signal.SIGTERM) == 0
+        code = agent.proc.wait(timeout=10)
+    finally:
+        agent.stop()
+    assert code == 0
+    assert any("Agent a1 received SIGTERM; stopping gracefully" in line for line in agent.lines)
