@@ -67,13 +67,14 @@ Differences from Flume:
   broker refuses as a record), is counted in ``EventWriteFail``, logged once per kind, and
   sent to ``deadLetterTopic`` when that flafka extension is set (value as it would have been sent,
   every event header as a Kafka record header, plus ``flafka.error`` saying why; counted in
-  ``EventDeadLetterCount``); without it the event is dropped with an ERROR log giving the count
-  (``EventDropCount``), or goes to the sink's dead-letter channel when the agent wired one. Dead-letter
-  text is encoded with ``surrogatepass``: valid text is plain UTF-8, a lone surrogate keeps its exact
-  code point (decode with the same handler to get it back) instead of failing the dead letter too; a
-  reader that replaces bad bytes (Java, ``errors="replace"``) still reads the record. A dead letter the
-  topic refuses as a record is dropped and counted. The rest of the batch is delivered normally.
-  Flume fails the whole batch, forever.
+  ``EventDeadLetterCount``). Without it, or when that topic refuses the dead letter as a record, the
+  event goes to ``deadLetterChannel`` when set, else is dropped with an ERROR log giving the count
+  (``EventDropCount``). Dead-letter text is encoded with ``surrogatepass``: valid text is plain UTF-8,
+  and a lone surrogate keeps its exact code point (decode with the same handler to get it back) instead
+  of failing the dead letter too, while a reader that replaces bad bytes (Java, ``errors="replace"``)
+  still reads the record (``backslashreplace`` would write a lone surrogate as the same bytes as the
+  six characters of its escape, so the original could not be told apart). The rest of the batch is
+  delivered normally. Flume fails the whole batch, forever.
 * The producer is created at start, and asks for metadata (waiting up to ``max.block.ms``, 30 s when
   unset) so that an unreachable broker is known at once. That does not fail the start: the connection
   is retried with each batch (each fails and rolls back until the broker answers). A producer that hit
@@ -189,15 +190,16 @@ class KafkaSinkConfig(ComponentConfig):
         "topicHeader", default="topic", doc="Header naming the event's topic when allowTopicOverride is true.")
     timestamp_header: str | None = param(
         "timestampHeader", default=None,
-        doc="Header holding the record timestamp (epoch ms); unset, absent or not a number: the producer's time.")
+        doc="Header holding the record timestamp (epoch ms); unset, absent, or not a whole number from 0 to 2^63-1: "
+            "the producer's time (with a warning once).")
     header_map: dict[str, str] = prefixed(
         "header.", doc="`header.<flumeHeader> = <kafkaHeader>`: copy an event header into a Kafka record header "
                        "(value UTF-8).")
     dead_letter_topic: str | None = param(
         "deadLetterTopic", default=None,
-        doc="flafka extension: topic for events that cannot be written (non-integer partition header, illegal "
-            "topic name, too large), with every event header as a record header plus flafka.error; unset: such "
-            "events are dropped with an ERROR log.")
+        doc="flafka extension: topic for events that cannot be written (partition header that is not a partition "
+            "number, illegal topic name, key or mapped header that is not valid Unicode text, too large), with every "
+            "event header as a record header plus flafka.error; unset: such events are dropped with an ERROR log.")
     serializer_class: str | None = param(
         "serializer.class", default=None, doc="Flume 1.6 (Kafka 0.8) value serializer; no effect (warning).")
     key_serializer_class: str | None = param(
@@ -588,8 +590,10 @@ class KafkaSink(BatchSink):
         dropped = batch.dropped
         if not dropped:
             return
-        if self.config.dead_letter_topic is None and self.dead_letters.channel is not None:
-            self.dead_letters.set_aside(dropped)  # the agent wired a dead-letter channel: it counts and logs
+        if self.dead_letters.channel is not None:
+            # deadLetterChannel is set: what has no dead-letter topic (or the topic refused) goes there; it counts
+            # and logs.
+            self.dead_letters.set_aside(dropped)
             return
         self.counter.event_drop_count += len(dropped)
         hint = "" if self.config.dead_letter_topic else " (set deadLetterTopic to keep them)"

@@ -15,8 +15,25 @@ Better than Flume (so that a clean rebalance or restart produces no duplicates):
 * ``stop()`` commits the offsets of everything delivered.
 * An empty batch does not make the runner sleep Flume's back-off (1 s growing to 5 s): the poll itself
   waited ``batchDurationMillis`` for records, so the next record is read as soon as it arrives.
-* A record that is not a valid AvroFlumeEvent (``useFlumeEventFormat = true``) is counted, logged once
-  per kind and skipped, or sent to ``deadLetterTopic`` when set (a flafka extension); it never stalls.
+* A record that is not a valid AvroFlumeEvent (``useFlumeEventFormat = true``) is a bad record: counted
+  in ``EventReadFail``, logged once per kind, and sent to ``deadLetterTopic`` when set (a flafka
+  extension; ``EventDeadLetterCount``), else skipped (``EventDropCount``); it never stalls.
+* A record with a null value (a tombstone) is an event with an empty body when
+  ``useFlumeEventFormat = false`` (as Flume). With ``useFlumeEventFormat = true`` it holds no
+  AvroFlumeEvent: a bad record. Its dead letter has an empty value (Kafka producers refuse a record
+  with neither key nor value) and header ``flafka.error`` saying the value was null.
+
+Dead letters (``deadLetterTopic``) carry the record's key, value and headers as read, plus header
+``flafka.error`` saying why. Each bad record is sent once: dead letters go out only after the channels
+accepted the batch's good events (a batch the channels refused is offered again, and its bad records
+must not be sent again with it) and before the batch's offsets are committed (so a crash re-reads
+records whose dead letter is not acknowledged). A dead letter the producer or the broker refuses as a
+record (larger than the producer's 1 MB ``max.request.size``, say) is dropped: logged once per kind
+and counted in ``EventDropCount``. A transient failure (broker unreachable, timeout) holds the batch's
+offsets: the source retries the dead letters that failed with the runner's back-off (logged once per
+kind), never one already acknowledged or still awaiting its answer, and reads nothing new until they
+are through. At a stop or a rebalance, partitions with dead letters still unsent are not committed:
+their next reader reads those records again.
 """
 
 from __future__ import annotations
@@ -47,10 +64,39 @@ log = logging.getLogger(__name__)
 
 _OWN_KAFKA_KEYS = ("bootstrap.servers", "topics", "topics.regex", "consumer.group.id")
 _FIRST_POLL_S = 0.1
+_ERROR_HEADER = "flafka.error"
+# The dead-letter producer's waits: short, so that a broker that is down holds one process() call (the
+# source's lock, which stop() needs) for seconds, not kafka-python's 60 s; the runner backs off between.
+_DEAD_LETTER_MAX_BLOCK_MS = 5000
+_DEAD_LETTER_FLUSH_S = 5.0
 
 
 class KafkaSourceError(ChannelError):
     """The source could not reach or commit to Kafka (retriable: the runner backs off)."""
+
+
+class _Refused:
+    """What a dead letter's send is once the producer refused the record outright (a failed future)."""
+
+    is_done = True
+
+    def __init__(self, exception: Exception) -> None:
+        self.exception = exception
+
+    def succeeded(self) -> bool:
+        return False
+
+    def failed(self) -> bool:
+        return True
+
+
+@dataclass(slots=True)
+class _DeadLetter:
+    """A bad record waiting for the dead-letter topic; ``sent`` is its producer future once sent."""
+
+    record: Any
+    reason: str
+    sent: Any = None  # kafka.producer.future.FutureRecordMetadata (untyped library)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,8 +134,9 @@ class KafkaSourceConfig(ComponentConfig):
         "header.", doc="`header.<flumeHeader> = <kafkaHeader>`: copy a Kafka record header into an event header.")
     dead_letter_topic: str | None = param(
         "deadLetterTopic", default=None,
-        doc="flafka extension: records that cannot be decoded (useFlumeEventFormat) are produced here, as they "
-            "were read, instead of being skipped.")
+        doc="flafka extension: records that cannot be decoded with useFlumeEventFormat (not an AvroFlumeEvent, or "
+            "a null value) are produced here as they were read (a null value as an empty one), with header "
+            "flafka.error saying why, instead of being skipped.")
     consumer: dict[str, str] = prefixed("kafka.consumer.", doc="Kafka consumer properties (Java names).")
     kafka: dict[str, str] = prefixed("kafka.", doc="Flume 1.6: Kafka 0.8 consumer properties (mapped when they "
                                                    "have a modern equivalent, with a warning).")
@@ -183,8 +230,9 @@ class KafkaSource(PollableSource):
         # The batch in hand: events per partition (in poll order) and the next offset per partition.
         self._segments: list[tuple[TopicPartition, list[Event]]] = []
         self._count = 0
-        self._bad: list[Any] = []  # undecodable records waiting for the dead-letter topic
+        self._bad: list[_DeadLetter] = []  # bad records of the batch in hand, not yet acknowledged by the topic
         self._offsets: dict[TopicPartition, int] = {}  # read, not yet committed
+        self._first: dict[TopicPartition, int] = {}  # the first offset read since the last commit
         self._delivered = False  # the batch in hand was accepted by the channels; only its commit is due
         self._revoked = False
         reverse: dict[str, list[str]] = {}
@@ -224,8 +272,9 @@ class KafkaSource(PollableSource):
                     consumer.partitions_for_topic(topic)
                 consumer.subscribe(topics=topics, listener=listener)
             if config.dead_letter_topic:
-                self._dead_letters = KafkaProducer(bootstrap_servers=bootstrap,
-                                                   **producer_args({}, default_acks="all").args)
+                self._dead_letters = KafkaProducer(
+                    bootstrap_servers=bootstrap,
+                    **producer_args({"max.block.ms": str(_DEAD_LETTER_MAX_BLOCK_MS)}, default_acks="all").args)
         except KafkaError as exc:
             raise KafkaSourceError(f"Kafka source {self.name} cannot connect to {','.join(bootstrap)}: {exc}") from exc
         self._consumer = consumer
@@ -237,8 +286,14 @@ class KafkaSource(PollableSource):
         with self._lock:
             consumer = self._consumer
             if consumer is not None:
-                if self._delivered:
-                    self._commit(consumer)  # graceful stop: everything delivered is committed
+                if self._delivered and not self._finish(consumer) and self._bad:
+                    # Graceful stop: everything delivered is committed, except partitions whose dead letters
+                    # could not be sent: their next reader reads those records again.
+                    log.warning("Kafka source %s stops with dead letters it could not send; the offsets of their "
+                                "partitions are not committed, so those records are read again. records=%d",
+                                self.name, len(self._bad))
+                    self._drop(self._unsent_partitions(), "stopped with dead letters unsent")
+                    self._commit(consumer)
                 # Leaving the group revokes the partitions: the listener delivers and commits what is in hand.
                 consumer.close(autocommit=False, timeout_ms=5000)
                 self._consumer = None
@@ -254,8 +309,9 @@ class KafkaSource(PollableSource):
             consumer = self._consumer
             if consumer is None:
                 return Status.BACKOFF
-            if self._delivered and not self._commit(consumer):
-                return Status.BACKOFF  # a commit failed last time: the events are in the channels already
+            if self._delivered and not self._finish(consumer):
+                # Dead letters or a commit failed last time: the events are in the channels already.
+                return Status.BACKOFF
             self._revoked = False
             started = time.monotonic()
             self._fill(consumer)
@@ -266,8 +322,7 @@ class KafkaSource(PollableSource):
                 return Status.READY if waited else Status.BACKOFF
             if not self._deliver():
                 return Status.BACKOFF
-            self._commit(consumer)
-            return Status.READY
+            return Status.READY if self._finish(consumer) else Status.BACKOFF
 
     def _fill(self, consumer: KafkaConsumer) -> None:
         config = self.config
@@ -288,6 +343,7 @@ class KafkaSource(PollableSource):
             counter.kafka_event_get_timer += int((time.monotonic() - polled_at) * 1000)
             for tp, records in polled.items():
                 self._segments.append((tp, self._events(records)))
+                self._first.setdefault(tp, records[0].offset)
                 self._offsets[tp] = records[-1].offset + 1
             if self._revoked:
                 break
@@ -320,15 +376,18 @@ class KafkaSource(PollableSource):
             self._count += len(out)
             return out
         for record in records:
-            value = record.value if record.value is not None else b""
+            value = record.value
             if flume_format:
+                if value is None:
+                    self._bad_record(record, "tombstone", "the value is null (a tombstone), not an AvroFlumeEvent")
+                    continue
                 try:
                     headers, body = decode(value)
                 except AvroDecodeError as exc:
-                    self._bad_record(record, exc)
+                    self._bad_record(record, "avro", f"the value is not an AvroFlumeEvent: {exc}")
                     continue
             else:
-                headers, body = {}, value
+                headers, body = {}, b"" if value is None else value
             if "timestamp" not in headers:
                 headers["timestamp"] = str(record.timestamp) if record.timestamp >= 0 else now
             if header_map and record.headers:
@@ -347,24 +406,23 @@ class KafkaSource(PollableSource):
         self._count += len(out)
         return out
 
-    def _bad_record(self, record: Any, exc: AvroDecodeError) -> None:
+    def _bad_record(self, record: Any, kind: str, reason: str) -> None:
         self.counter.event_read_fail += 1
         where = f"topic={record.topic} partition={record.partition} offset={record.offset}"
         if self._dead_letters is not None:
-            self._bad.append(record)
-            self._once.log(logging.WARNING, "avro", f"Kafka source {self.name} read a record that is not an "
-                           f"AvroFlumeEvent; it goes to dead-letter topic {self.config.dead_letter_topic}. "
-                           f"{where} error={exc}")
+            self._bad.append(_DeadLetter(record, reason))
+            self._once.log(logging.WARNING, kind, f"Kafka source {self.name} read a record it cannot deliver; it "
+                           f"goes to dead-letter topic {self.config.dead_letter_topic}. {where} reason={reason}")
         else:
-            self._once.log(logging.WARNING, "avro", f"Kafka source {self.name} skipped a record that is not an "
-                           f"AvroFlumeEvent (set deadLetterTopic to keep such records). {where} error={exc}")
+            self.counter.event_drop_count += 1
+            self._once.log(logging.WARNING, kind, f"Kafka source {self.name} skipped a record it cannot deliver (set "
+                           f"deadLetterTopic to keep such records). {where} reason={reason} "
+                           f"dropped_total={self.counter.event_drop_count}")
 
     def _deliver(self) -> bool:
-        """Hand the batch to the channels (and bad records to the dead-letter topic); True on success."""
+        """Hand the batch's events to the channels; True on success (its dead letters and commit are then due)."""
         events = [e for _, segment in self._segments for e in segment]
         try:
-            if self._bad:
-                self._send_dead_letters()
             if events:
                 self.channel_processor.process_batch(events)
         except FlafkaError:
@@ -374,19 +432,72 @@ class KafkaSource(PollableSource):
         self._delivered = True
         return True
 
+    def _finish(self, consumer: KafkaConsumer) -> bool:
+        """The batch is in the channels: send its dead letters, then commit; True when both are done."""
+        if self._bad:
+            self._send_dead_letters()
+            if self._bad:
+                return False
+        return self._commit(consumer)
+
     def _send_dead_letters(self) -> None:
+        """Send the bad records not yet acknowledged; those acknowledged or refused leave ``_bad``.
+
+        A record is sent again only after its last send failed for a transient reason; one still awaiting
+        its answer is waited for, never sent twice."""
         producer = self._dead_letters
+        topic = self.config.dead_letter_topic
         assert producer is not None
-        assert self.config.dead_letter_topic is not None
+        assert topic is not None
+        transient: Exception | None = None
+        for letter in self._bad:
+            if letter.sent is not None and not letter.sent.failed():
+                continue  # acknowledged or awaiting its answer
+            record = letter.record
+            headers = [*(record.headers or ()), (_ERROR_HEADER, letter.reason.encode())]
+            try:
+                # A tombstone without a key: producers refuse a record with neither, so its value is empty.
+                letter.sent = producer.send(topic, value=b"" if record.value is None else record.value,
+                                            key=record.key, headers=headers)
+            except KafkaError as exc:
+                if exc.retriable:
+                    transient = exc  # the broker is unreachable (metadata wait): the rest would wait the same
+                    letter.sent = None
+                    break
+                letter.sent = _Refused(exc)
+            except (TypeError, ValueError) as exc:  # a record the producer refuses outright
+                letter.sent = _Refused(exc)
         try:
-            futures = [producer.send(self.config.dead_letter_topic, value=r.value, key=r.key,
-                                     headers=list(r.headers or [])) for r in self._bad]
-            producer.flush(timeout=30)
-            for future in futures:
-                future.get(timeout=30)
+            producer.flush(timeout=_DEAD_LETTER_FLUSH_S)
         except KafkaError as exc:
-            raise KafkaSourceError(f"dead-letter topic {self.config.dead_letter_topic}: {exc}") from exc
-        self._bad = []
+            transient = transient or exc
+        kept: list[_DeadLetter] = []
+        for letter in self._bad:
+            sent = letter.sent
+            if sent is None or not sent.is_done:
+                kept.append(letter)
+            elif sent.succeeded():
+                self.counter.event_dead_letter_count += 1
+            elif getattr(sent.exception, "retriable", False):
+                transient = transient or sent.exception
+                kept.append(letter)  # sent again next time
+            else:
+                self._refused(letter, sent.exception)
+        self._bad = kept
+        if kept:
+            self._once.log(logging.WARNING, "dead-letter:transient",
+                           f"Kafka source {self.name} could not send records to dead-letter topic {topic}; it "
+                           f"retries them and commits the batch's offsets once they are through. records={len(kept)} "
+                           f"error={transient or 'not acknowledged in time'}")
+
+    def _refused(self, letter: _DeadLetter, exc: BaseException) -> None:
+        self.counter.event_drop_count += 1
+        record = letter.record
+        self._once.log(logging.ERROR, f"dead-letter:{type(exc).__name__}",
+                       f"Kafka source {self.name} dropped a record the dead-letter topic "
+                       f"{self.config.dead_letter_topic} refused. topic={record.topic} partition={record.partition} "
+                       f"offset={record.offset} reason={letter.reason} error={type(exc).__name__}: {exc} "
+                       f"dropped_total={self.counter.event_drop_count}")
 
     def _commit(self, consumer: KafkaConsumer) -> bool:
         if not self._offsets:
@@ -400,6 +511,7 @@ class KafkaSource(PollableSource):
             gone = [tp for tp in self._offsets if tp not in owned]
             for tp in gone:  # never committable again: their new owner may deliver them once more
                 self._offsets.pop(tp)
+                self._first.pop(tp, None)
             self._once.log(logging.WARNING, f"commit:{type(exc).__name__}",
                            f"Kafka source {self.name} could not commit offsets; retrying with the next batch "
                            f"(events are in the channels; a crash before then re-reads them). "
@@ -410,6 +522,7 @@ class KafkaSource(PollableSource):
         finally:
             self.counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
         self._offsets = {}
+        self._first = {}
         self._delivered = False
         return True
 
@@ -424,17 +537,27 @@ class KafkaSource(PollableSource):
             # Could not deliver: what belongs to the revoked partitions is left to their new owner.
             self._drop(revoked, "gave up partitions with undelivered events")
             return {}
-        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._offsets.items()}
+        if self._bad:
+            self._send_dead_letters()
+            self._drop(revoked & self._unsent_partitions(), "gave up partitions whose dead letters are unsent")
+        unsent = self._unsent_partitions()
+        return {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in self._offsets.items() if tp not in unsent}
+
+    def _unsent_partitions(self) -> set[TopicPartition]:
+        """Partitions whose offsets cannot be committed yet: a bad record of theirs has no dead letter yet."""
+        return {TopicPartition(letter.record.topic, letter.record.partition) for letter in self._bad}
 
     def _committed(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
         for tp in offsets:
             self._offsets.pop(tp, None)
+            self._first.pop(tp, None)
         if not self._offsets:
             self._delivered = False
 
     def _revocation_commit_failed(self, revoked: set[TopicPartition], exc: Exception) -> None:
         for tp in revoked:
             self._offsets.pop(tp, None)
+            self._first.pop(tp, None)
         self._once.log(logging.WARNING, f"revoke-commit:{type(exc).__name__}",
                        f"Kafka source {self.name} could not commit before giving up partitions; their new owner "
                        f"may deliver the last batch again. {exc}")
@@ -443,9 +566,16 @@ class KafkaSource(PollableSource):
         dropped = sum(len(seg) for tp, seg in self._segments if tp in partitions)
         self._segments = [(tp, seg) for tp, seg in self._segments if tp not in partitions]
         self._count -= dropped
-        self._bad = [r for r in self._bad if TopicPartition(r.topic, r.partition) not in partitions]
+        self._bad = [b for b in self._bad if TopicPartition(b.record.topic, b.record.partition) not in partitions]
+        consumer = self._consumer
+        owned = consumer.assignment() if consumer is not None else set()
         for tp in partitions:
             self._offsets.pop(tp, None)
+            first = self._first.pop(tp, None)
+            if consumer is not None and first is not None and tp in owned:
+                # kafka-python keeps a partition's fetch position when the rebalance gives it back to this
+                # consumer: without this seek the dropped records would be skipped, not read again.
+                consumer.seek(tp, first)
         if dropped:
             log.warning("Kafka source %s %s; their new owner reads them again. events=%d", self.name, why,
                         dropped)

@@ -7,12 +7,14 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from confluent_kafka import Producer
 
 from flafka.kafka.avro_event import encode
 from flafka.testing import wait_until
 from tests.integration.agents import COLLECT, running
 from tests.integration.conftest import Devstack
 from tests.integration.kafka_tools import KafkaTools
+from tests.integration.test_kafka_sink import stuck_topic, unstuck
 from tests.unit.runtime import components
 from tests.unit.runtime.components import DELIVERED
 
@@ -156,3 +158,149 @@ def test_undecodable_records_are_skipped_or_dead_lettered(kafka: KafkaTools, dev
         if dlq:
             (record,) = kafka.read(dead, 1, timeout=30, settle=0.5)
             assert record.value == b"\xff\xff not avro"
+
+
+def test_tombstones_and_undecodable_records_are_dead_lettered_once_and_never_stall(
+        kafka: KafkaTools, devstack: Devstack, caplog: pytest.LogCaptureFixture) -> None:
+    topic = kafka.create_topic(partitions=2, configs={"max.message.bytes": "3000000"})
+    dead = kafka.create_topic(prefix="source-dlq")
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    # 101 good records; around them 12 tombstones without a key, 11 with one, 10 values that are not Avro
+    # and one of 2 MB (above the dead-letter producer's 1 MB max.request.size). Each bad one has header id.
+    bad: dict[str, tuple[bytes | None, bytes | None]] = {}
+    for n in range(12):
+        bad[f"tomb-{n}"] = (None, None)
+    for n in range(11):
+        bad[f"tomb-key-{n}"] = (b"k%d" % n, None)
+    for n in range(10):
+        bad[f"junk-{n}"] = (None, b"\xff\xff not avro %d" % n)
+    bad["huge"] = (None, b"\xff" * 2_000_000)
+    records: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = [
+        (None, encode({"n": str(i)}, f"e{i}".encode()), []) for i in range(101)]
+    for n, (name, (key, value)) in enumerate(bad.items()):
+        records.insert(3 * n + 1, (key, value, [("id", name.encode())]))
+    producer = Producer({"bootstrap.servers": kafka.bootstrap, "message.max.bytes": 3_000_000})
+    for n, (key, value, headers) in enumerate(records):
+        producer.produce(topic, value, key, partition=n % 2, headers=headers)
+    assert producer.flush(60) == 0
+    components.FailingInterceptor.failures_left = 3  # the first batches are refused and retried
+    config = source_config(devstack.kafka_bootstrap, topic, group, extra=f"""
+    a.sources.r1.useFlumeEventFormat = true
+    a.sources.r1.deadLetterTopic = {dead}
+    a.sources.r1.batchSize = 10
+    a.sources.r1.backoffSleepIncrement = 10
+    a.sources.r1.maxBackoffSleep = 100
+    a.sources.r1.interceptors = fail
+    a.sources.r1.interceptors.fail.type = tests.unit.runtime.components:FailingInterceptor
+    """)
+    with running(config) as agent:
+        counter = agent.sources["r1"].counter
+        wait_until(lambda: len(delivered()) >= 101 and counter.event_dead_letter_count >= 33
+                   and counter.event_drop_count >= 1, timeout=90, message="every record delivered or set aside")
+        kafka.produce(topic, [encode({}, b"after")])  # the source keeps going
+        wait_until(lambda: len(delivered()) >= 102, timeout=60, message="a record produced afterwards")
+        assert (counter.event_dead_letter_count, counter.event_drop_count) == (33, 1)
+        # A rebalance while a refused batch is in hand (kafka-python often rejoins once after its first
+        # metadata update) makes the source read that batch again, bad records included.
+        assert counter.event_read_fail >= 34
+    assert components.FailingInterceptor.failures_left == 0
+    copies = Counter(delivered())
+    assert copies == Counter([f"e{i}".encode() for i in range(101)] + [b"after"])  # each once
+    letters = kafka.read(dead, 33, settle=2.0)
+    ids = Counter(dict(r.headers)["id"].decode() for r in letters)
+    assert ids == Counter(name for name in bad if name != "huge")  # each bad record once
+    for record in letters:
+        key, value = bad[dict(record.headers)["id"].decode()]
+        assert (record.key, record.value) == (key, b"" if value is None else value)
+        error = dict(record.headers)["flafka.error"]
+        if value is None:
+            assert error == b"the value is null (a tombstone), not an AvroFlumeEvent"
+        else:
+            assert error.startswith(b"the value is not an AvroFlumeEvent: ")
+    refused = [r.getMessage() for r in caplog.records
+               if r.levelname == "ERROR" and "dropped a record the dead-letter topic" in r.getMessage()]
+    assert len(refused) == 1
+    assert "reason=the value is not an AvroFlumeEvent" in refused[0]
+    assert "MessageSizeTooLargeError" in refused[0]
+    assert kafka.committed(group, topic) == kafka.end_offsets(topic)
+
+
+def test_a_batch_given_up_at_a_rebalance_is_read_again_when_its_partition_comes_back(
+        kafka: KafkaTools, devstack: Devstack, caplog: pytest.LogCaptureFixture) -> None:
+    prefix = f"rb-{uuid.uuid4().hex[:8]}"
+    first = kafka.create_topic(prefix=prefix)
+    values = [f"a{i}".encode() for i in range(50)]
+    kafka.produce(first, values)
+    components.FailingInterceptor.failures_left = 1_000_000  # the batch in hand is refused until told otherwise
+    config = source_config(devstack.kafka_bootstrap, first, f"g-{uuid.uuid4().hex[:8]}", extra=f"""
+    a.sources.r1.kafka.topics.regex = {prefix}-.*
+    a.sources.r1.kafka.consumer.metadata.max.age.ms = 500
+    a.sources.r1.backoffSleepIncrement = 10
+    a.sources.r1.maxBackoffSleep = 100
+    a.sources.r1.interceptors = fail
+    a.sources.r1.interceptors.fail.type = tests.unit.runtime.components:FailingInterceptor
+    """)
+    with running(config):
+        wait_until(lambda: components.FailingInterceptor.calls >= 2, timeout=60, message="a refused batch")
+        kafka.create_topic(prefix=prefix)  # a new topic matching the regex: the group rebalances
+        wait_until(lambda: "gave up partitions with undelivered events" in caplog.text, timeout=60,
+                   message="the rebalance")
+        components.FailingInterceptor.failures_left = 0
+        # The same consumer gets the partition back: it must read the given-up records again.
+        wait_until(lambda: len(delivered()) >= 50, timeout=60, message="every record delivered")
+    assert Counter(delivered()) == Counter(values)
+
+
+def test_bad_records_of_a_batch_the_channels_refuse_are_dead_lettered_once(
+        kafka: KafkaTools, devstack: Devstack) -> None:
+    topic = kafka.create_topic(partitions=1)
+    dead = kafka.create_topic(prefix="source-dlq")
+    values = [encode({}, f"e{i}".encode()) for i in range(20)]
+    for n in range(5):
+        values.insert(4 * n, b"\xff\xff junk %d" % n)
+    kafka.produce(topic, values)
+    components.FailingInterceptor.failures_left = 3  # the batch is refused three times, then accepted
+    config = source_config(devstack.kafka_bootstrap, topic, f"g-{uuid.uuid4().hex[:8]}", extra=f"""
+    a.sources.r1.useFlumeEventFormat = true
+    a.sources.r1.deadLetterTopic = {dead}
+    a.sources.r1.backoffSleepIncrement = 10
+    a.sources.r1.maxBackoffSleep = 100
+    a.sources.r1.interceptors = fail
+    a.sources.r1.interceptors.fail.type = tests.unit.runtime.components:FailingInterceptor
+    """)
+    with running(config) as agent:
+        wait_until(lambda: len(delivered()) >= 20, timeout=60, message="the batch delivered")
+        letters = kafka.read(dead, 5, settle=2.0)
+        assert sorted(r.value for r in letters) == [b"\xff\xff junk %d" % n for n in range(5)]  # once each
+        assert agent.sources["r1"].counter.event_dead_letter_count == 5
+    assert components.FailingInterceptor.calls >= 4
+    assert Counter(delivered()) == Counter(f"e{i}".encode() for i in range(20))
+
+
+def test_a_dead_letter_topic_refusing_writes_for_a_while_holds_the_offsets_and_sends_each_record_once(
+        kafka: KafkaTools, devstack: Devstack, caplog: pytest.LogCaptureFixture) -> None:
+    topic = kafka.create_topic(partitions=1)
+    dead = stuck_topic(kafka, "source-dlq-stuck")  # NOT_ENOUGH_REPLICAS for acks=all until unstuck
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    values = [encode({}, f"e{i}".encode()) for i in range(30)]
+    for n in range(3):
+        values.insert(10 * n + 5, b"\xff\xff junk %d" % n)
+    kafka.produce(topic, values)
+    config = source_config(devstack.kafka_bootstrap, topic, group, extra=f"""
+    a.sources.r1.useFlumeEventFormat = true
+    a.sources.r1.deadLetterTopic = {dead}
+    a.sources.r1.backoffSleepIncrement = 100
+    a.sources.r1.maxBackoffSleep = 500
+    """)
+    with running(config) as agent:
+        counter = agent.sources["r1"].counter
+        wait_until(lambda: "could not send records to dead-letter topic" in caplog.text, timeout=60,
+                   message="the dead-letter topic to refuse")
+        assert len(delivered()) == 30  # the good events are in the channel already
+        assert kafka.committed(group, topic) == {}  # held until the dead letters are through
+        unstuck(kafka, dead)
+        wait_until(lambda: counter.event_dead_letter_count >= 3, timeout=150, message="the dead letters")
+        wait_until(lambda: kafka.committed(group, topic) == kafka.end_offsets(topic), timeout=60,
+                   message="the offsets committed")
+    assert Counter(delivered()) == Counter(f"e{i}".encode() for i in range(30))
+    assert sorted(r.value for r in kafka.read(dead, 3, settle=2.0)) == [b"\xff\xff junk %d" % n for n in range(3)]
