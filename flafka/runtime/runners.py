@@ -248,6 +248,9 @@ class SinkRunner(Runner):
     def stop(self, timeout: float) -> None:
         self._stopping.set()
         self._kick.set()
+        # A sink that holds a batch while it retries its destination gives it up now, not after the join.
+        for sink in getattr(self.processor, "sinks", ()):  # a processor never bound has none
+            sink.request_stop()
         for channel in self.channels:
             channel.wakeup()
         if not self.join(timeout):

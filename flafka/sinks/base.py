@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Sequence
 
 from flafka.channels.base import Channel
@@ -32,6 +33,7 @@ class Sink(Component):
     def __init__(self, name: str, config: object) -> None:
         super().__init__(name, config)
         self.counter = SinkCounter(name)
+        self.stopping = threading.Event()  # set by request_stop(); never cleared (a stopped sink is not reused)
 
     @functools.cached_property
     def dead_letters(self) -> DeadLetters:
@@ -46,6 +48,11 @@ class Sink(Component):
         """
         self.counter.event_write_fail += len(bad)
         self.dead_letters.set_aside(bad)
+
+    def request_stop(self) -> None:
+        """Called from another thread before ``stop``: a sink that holds a batch while it retries its
+        destination (the Kafka sink) rolls the batch back and returns instead of waiting on."""
+        self.stopping.set()
 
     def process(self) -> Status:
         """Deliver at most one batch; READY when something was delivered, BACKOFF when idle."""
