@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from flafka.component import Component
-from flafka.config.params import ComponentConfig, param, prefixed
+from flafka.config.params import ComponentConfig, param, parse_int, prefixed
 from flafka.errors import DeliveryError
 from flafka.logging_once import OncePerKind
 from flafka.sinks.base import Sink
@@ -107,9 +107,9 @@ class FailoverSinkProcessor(SinkProcessor):
                 problems.append((key, f"sink '{sink}' is not in this group ({', '.join(sink_names)})"))
                 continue
             try:
-                value = int(text.strip())
-            except ValueError:
-                problems.append((key, f"expected a whole number, got {text!r}"))
+                value = parse_int(text)
+            except ValueError as exc:
+                problems.append((key, str(exc)))
                 continue
             if value in seen:
                 problems.append((key, f"priority {value} is also given to sink '{seen[value]}'"))
@@ -125,7 +125,7 @@ class FailoverSinkProcessor(SinkProcessor):
             if text is None:
                 priority, fallback = fallback, fallback - 1
             else:
-                priority = int(text)
+                priority = parse_int(text)
             ranked.append((priority, -order, sink))
         ranked.sort(key=lambda t: (t[0], t[1]), reverse=True)
         self._ranked = [s for _, _, s in ranked]

@@ -31,13 +31,13 @@ import json
 import logging
 import os
 import random
-import re
 import threading
 from dataclasses import dataclass
 
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import FlafkaError
 from flafka.event import Event
+from flafka.java_regex import compile_java_regex
 from flafka.logging_once import OncePerKind
 from flafka.sources.base import EventDrivenSource
 from flafka.sources.deserializers import (
@@ -157,9 +157,9 @@ class SpoolDirectorySourceConfig(ComponentConfig):
         problems: list[tuple[str | None, str]] = []
         for key, pattern in (("includePattern", self.include_pattern), ("ignorePattern", self.ignore_pattern)):
             try:
-                re.compile(pattern)
-            except re.error as exc:
-                problems.append((key, f"is not a valid regular expression: {exc}"))
+                compile_java_regex(pattern)
+            except ValueError as exc:
+                problems.append((key, str(exc)))
         if not self.file_suffix and self.delete_policy == "never":
             problems.append(("fileSuffix", "must not be empty unless deletePolicy is immediate"))
         _, deserializer_problems = self.build_deserializer()
@@ -198,8 +198,8 @@ class SpoolDirectorySource(EventDrivenSource):
         tracker = os.path.expanduser(config.tracker_dir)
         self._tracker_dir = tracker if os.path.isabs(tracker) else os.path.join(self._spool, tracker)
         self._meta_path = os.path.join(self._tracker_dir, META_FILE_NAME)
-        self._include = re.compile(config.include_pattern)
-        self._ignore = re.compile(config.ignore_pattern)
+        self._include = compile_java_regex(config.include_pattern)
+        self._ignore = compile_java_regex(config.ignore_pattern)
         self._suffix = config.file_suffix
         self._batch = config.batch_size
         self._poll = config.poll_delay / 1000.0

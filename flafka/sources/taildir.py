@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import FlafkaError
 from flafka.event import Event
+from flafka.java_regex import compile_java_regex
 from flafka.logging_once import OncePerKind
 from flafka.sources.base import PollableSource, Status
 
@@ -126,9 +127,9 @@ class TaildirSourceConfig(ComponentConfig):
                 problems.append((key, f"must be an absolute path, got {path!r}"))
                 continue
             try:
-                re.compile(os.path.basename(path))
-            except re.error as exc:
-                problems.append((key, f"file-name part is not a valid regular expression: {exc}"))
+                compile_java_regex(os.path.basename(path))
+            except ValueError as exc:
+                problems.append((key, f"file-name part {exc}"))
         for key in self.headers:
             group, dot, name = key.partition(".")
             if not (group and dot and name):
@@ -199,7 +200,7 @@ class TaildirSource(PollableSource):
                 key.partition(".")[2]: value for key, value in config.headers.items() if key.partition(".")[0] == group
             }
             self._groups.append(
-                _Group(group, os.path.dirname(path), re.compile(os.path.basename(path)), headers)
+                _Group(group, os.path.dirname(path), compile_java_regex(os.path.basename(path)), headers)
             )
         self._files: dict[int, _TailFile] = {}
         self._dirty = False

@@ -467,6 +467,7 @@ def test_missing_spool_dir_is_waited_for(tmp_path: Path, channel: MemoryChannel)
         ({"inputCharset": "UTF-16"}, "inputCharset"),
         ({"decodeErrorPolicy": "SKIP"}, "decodeErrorPolicy"),
         ({"includePattern": "("}, "includePattern"),
+        ({"ignorePattern": r"^[\w&&[^\d]]+$"}, "ignorePattern"),  # Java class intersection: not re's meaning
         ({"consumeOrder": "newest"}, "consumeOrder"),
         ({"trackingPolicy": "marker"}, "trackingPolicy"),
         ({"deletePolicy": "later"}, "deletePolicy"),
@@ -501,3 +502,14 @@ def test_flume_defaults_and_class_names(tmp_path: Path) -> None:
     assert resolve("deserializer", "org.apache.flume.serialization.LineDeserializer$Builder").__name__ == (
         "LineDeserializer"
     )
+
+
+
+def test_patterns_are_java_regexes(spool: Path, channel: MemoryChannel, make_source: SourceFactory) -> None:
+    # Java's \Q...\E quoting (no re equivalent) is translated: the dot is literal, so aXlog is not included.
+    write_file(spool / "aXlog", ["x"], mtime=1_000_000)
+    write_file(spool / "a.log", ["a"], mtime=1_000_000)
+    make_source(channel, includePattern=r"^a\Q.log\E$")
+    wait_until(completed(spool / "a.log"), TIMEOUT)
+    assert [e.body for e in drain(channel)] == [b"a"]
+    assert (spool / "aXlog").exists()

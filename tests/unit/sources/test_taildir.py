@@ -369,6 +369,8 @@ def test_flume_defaults(tmp_path: Path) -> None:
         ({"filegroups": "f1 f2", "filegroups.f1": "/var/log/a"}, "filegroups.f2"),
         ({"filegroups": "f1", "filegroups.f1": "relative/a.log"}, "filegroups.f1"),
         ({"filegroups": "f1", "filegroups.f1": "/var/log/a(.log"}, "filegroups.f1"),
+        # Java regexes, refused where Python's re would read them differently (class intersection)
+        ({"filegroups": "f1", "filegroups.f1": r"/var/log/[a-z&&[^x]]\.log"}, "filegroups.f1"),
         ({"filegroups": "f1", "filegroups.f1": "/var/log/a", "headers.nodot": "v"}, "headers.nodot"),
         ({"filegroups.f1": "/var/log/a"}, "filegroups"),
         ({"filegroups": "f1", "filegroups.f1": "/var/log/a", "batchSize": "0"}, "batchSize"),
