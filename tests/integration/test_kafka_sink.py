@@ -27,6 +27,8 @@ from flafka.channels.memory import MemoryChannel
 from flafka.errors import DeliveryError
 from flafka.event import Event
 from flafka.kafka.avro_event import decode
+from flafka.runtime.runners import SinkRunner
+from flafka.runtime.sink_processors import DefaultSinkProcessor
 from flafka.sinks.base import Status
 from flafka.sinks.kafka import KafkaSink
 from flafka.testing import build, memory_channel, wait_until
@@ -504,3 +506,31 @@ def test_a_retriable_failure_mid_batch_never_writes_an_acknowledged_record_twice
     assert stuck_copies == Counter({f"e{i}".encode(): 1 for i in range(300) if i % 3 == 1})
     assert not failed.is_set()  # held, not rolled back
     assert (sink.counter.event_drain_success_count, sink.counter.rollback_count) == (300, 0)
+
+
+def test_stopping_the_sink_runner_ends_a_held_batch_at_once(kafka: KafkaTools, rig: Rig,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    base = f"sink-stop-{uuid.uuid4().hex[:8]}"
+    good = kafka.create_topic(prefix=base)
+    stuck = stuck_topic(kafka, base)
+    dest = {"good": good.rsplit("-", 1)[1], "stuck": stuck.rsplit("-", 1)[1]}
+    sink, channel = rig.sink({"kafka.topic": f"{base}-%{{dest}}", "kafka.producer.acks": "all",
+                              "kafka.producer.delivery.timeout.ms": "2000", "kafka.producer.request.timeout.ms": "1000",
+                              "kafka.producer.retry.backoff.ms": "100"})
+    events = [Event(f"e{i}".encode(), {"dest": dest["stuck" if i % 2 else "good"]}) for i in range(20)]
+    put(channel, events)
+    processor = build(DefaultSinkProcessor, {}, "g1")
+    processor.bind([sink])
+    runner = SinkRunner("g1", processor, [channel])
+    runner.start()
+    try:
+        wait_until(lambda: "holds a batch" in caplog.text, timeout=DEADLINE_S, message="the batch to be held")
+    finally:
+        started = time.monotonic()
+        runner.stop(30)
+        stopped_in = time.monotonic() - started
+    rig.sinks.remove(sink)  # the runner stopped it
+    assert stopped_in < 3, f"the runner took {stopped_in:.1f}s to stop"
+    assert not runner.alive
+    assert channel.size() == 20  # rolled back: the events are taken again after a restart
+    assert sink.counter.rollback_count == 1
