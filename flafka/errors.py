@@ -63,9 +63,10 @@ class ChannelFullError(ChannelError):
 class EventsRefused(ChannelError):
     """Events of a put that the channel can never hold, whatever its fill (an event above its byte capacity).
 
-    Nothing of the put was buffered. ``refused`` maps the index of each such event in the put to the reason;
-    the other events may be put again without them (the channel processor does, and sets the refused ones
-    aside as bad events).
+    Raised by ``put_batch`` (nothing of that put was buffered) or by ``commit`` (nothing of the transaction was
+    written; it is rolled back). ``refused`` maps the index of each such event among the transaction's puts to
+    the reason; the other events may be put again without them (the channel processor, which puts one batch
+    per transaction, does so and sets the refused ones aside as bad events).
     """
 
     retriable = False

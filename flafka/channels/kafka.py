@@ -66,11 +66,12 @@ from typing import Any
 
 from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
+from kafka.record.default_records import DefaultRecordBatchBuilder
 from kafka.structs import MemberState
 
 from flafka.channels.base import Channel, Transaction
 from flafka.config.params import ComponentConfig, param, prefixed
-from flafka.errors import ChannelError
+from flafka.errors import ChannelError, EventsRefused
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode, encode
 from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
@@ -85,6 +86,11 @@ log = logging.getLogger(__name__)
 _OWN_KAFKA_KEYS = ("bootstrap.servers", "topic", "pollTimeout")
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")  # Integer.parseInt: ASCII digits, optional sign, no spaces
 _INT_MAX = 2**31 - 1
+_MAX_REQUEST_SIZE = 1_048_576  # the producer's max.request.size default (Java's and kafka-python's)
+# An upper bound of a record's size beyond its key and value (record and batch headers): only events this close
+# to max.request.size are measured exactly.
+_RECORD_OVERHEAD = 512
+_Record = tuple[bytes | None, int | None, bytes]  # key, partition (None: the partitioner's), value
 _JOIN_WAIT = 30.0  # seconds a take keeps polling while its consumer (re)joins the group
 _CLOSE_TIMEOUT_MS = 5000  # longest close of one client
 # stop() without a deadline waits as long as its longest wait always was: a take's poll plus 30 s.
@@ -393,6 +399,7 @@ class KafkaChannel(Channel):
         self.counter = KafkaChannelCounter(name)
         producer, consumer = config.client_args()
         self._producer_args = producer.args
+        self._max_record = int(producer.args.get("max_request_size", _MAX_REQUEST_SIZE))
         self._consumer_args = consumer.args
         self._topic = config.topic
         self._group = config.group_id
@@ -518,26 +525,66 @@ class KafkaChannel(Channel):
 
     # -- put side ---------------------------------------------------------------------------------
 
-    def _records(self, events: Sequence[Event]) -> list[tuple[bytes | None, int | None, bytes]]:
+    def _records(self, events: Sequence[Event]) -> list[_Record]:
+        """The records of ``events``; raises :class:`EventsRefused` (nothing kept) for events that can never be
+        records of this channel: a partition header that is not a partition number, a key or header that is
+        not valid Unicode text, a record larger than ``max.request.size``."""
         header = self._partition_header
         default = self._default_partition
         parse = self._parse
-        out: list[tuple[bytes | None, int | None, bytes]] = []
+        near_limit = self._max_record - _RECORD_OVERHEAD
+        out: list[_Record] = []
         append = out.append
-        for event in events:
-            headers = event.headers
-            key = headers.get("key")
-            partition = default
-            if header is not None:
-                raw = headers.get(header)
-                if raw is not None:
-                    try:
+        try:
+            for event in events:
+                headers = event.headers
+                key = headers.get("key")
+                partition = default
+                if header is not None:
+                    raw = headers.get(header)
+                    if raw is not None:
                         partition = partition_of(raw, header)
-                    except ChannelError as exc:
-                        raise KafkaChannelError(f"Kafka channel {self.name}: {exc}", retriable=False) from None
-            append((None if key is None else key.encode(), partition,
-                    encode(headers, event.body) if parse else event.body))
-        return out
+                value = encode(headers, event.body) if parse else event.body
+                key_bytes = None if key is None else key.encode()
+                if len(value) + (len(key_bytes) if key_bytes else 0) > near_limit:
+                    raise ValueError("too large")
+                append((key_bytes, partition, value))
+            return out
+        except (ChannelError, ValueError, TypeError):  # UnicodeEncodeError is a ValueError
+            pass
+        # Some event cannot be a record: find every such event (the slow way, off the hot path).
+        refused: dict[int, str] = {}
+        for index, event in enumerate(events):
+            problem = self._record_problem(event)
+            if problem is not None:
+                refused[index] = problem
+        if not refused:  # pragma: no cover - the fast loop and this one judge alike
+            raise KafkaChannelError(f"Kafka channel {self.name} could not encode a batch", retriable=False)
+        raise EventsRefused(self.name, refused)
+
+    def _record_problem(self, event: Event) -> str | None:
+        """Why ``event`` can never be a record of this channel, or None."""
+        headers = event.headers
+        header = self._partition_header
+        if header is not None and headers.get(header) is not None:
+            try:
+                partition_of(headers[header], header)
+            except ChannelError as exc:
+                return str(exc)
+        key = headers.get("key")
+        try:
+            key_bytes = None if key is None else key.encode()
+        except UnicodeEncodeError as exc:
+            return f"header key is not valid Unicode text: {exc.reason} at character {exc.start}"
+        try:
+            value = encode(headers, event.body) if self._parse else event.body
+        except (ValueError, TypeError) as exc:
+            return f"cannot be written as an AvroFlumeEvent: {type(exc).__name__}: {exc}"
+        size = DefaultRecordBatchBuilder.estimate_size_in_bytes(key_bytes, value, [])
+        if size > self._max_record:
+            return (f"a record of {size} bytes is larger than max.request.size ({self._max_record}); raise "
+                    "kafka.producer.max.request.size (and the broker's message.max.bytes) to keep such events")
+        return None
 
     def _get_producer(self) -> Any:
         producer = self._producer
@@ -565,7 +612,7 @@ class KafkaChannel(Channel):
             raise KafkaChannelError(f"Kafka channel {self.name} stopped while its producer was being created",
                                     retriable=False)
 
-    def _send(self, records: list[tuple[bytes | None, int | None, bytes]]) -> None:
+    def _send(self, records: list[_Record]) -> None:
         with self._sending_lock:
             self._sending += len(records)
         try:
@@ -574,10 +621,12 @@ class KafkaChannel(Channel):
             with self._sending_lock:
                 self._sending -= len(records)
 
-    def _send_now(self, records: list[tuple[bytes | None, int | None, bytes]]) -> None:
+    def _send_now(self, records: list[_Record]) -> None:
         producer = self._get_producer()
         topic = self._topic
         started = time.monotonic()
+        if any(partition is not None for _, partition, _ in records):
+            self._refuse_unknown_partitions(producer, records)
         try:
             send = producer.send
             futures = [send(topic, value=value, key=key, partition=partition) for key, partition, value in records]
@@ -592,6 +641,22 @@ class KafkaChannel(Channel):
                                     retriable=False) from exc
         finally:
             self.counter.kafka_event_send_timer += int((time.monotonic() - started) * 1000)
+
+    def _refuse_unknown_partitions(self, producer: Any, records: list[_Record]) -> None:
+        """Raise :class:`EventsRefused` for records naming a partition the topic does not have, before any record
+        is sent (kafka-python raises on one half-way through a batch, after queueing the records before it)."""
+        try:
+            known = producer.partitions_for(self._topic)
+        except KafkaError as exc:
+            raise KafkaChannelError(f"Kafka channel {self.name} cannot read the partitions of topic {self._topic}: "
+                                    f"{exc}", retriable=exc.retriable) from exc
+        if not known:
+            return  # not known yet (a topic Kafka creates on first write): the send decides
+        refused = {index: f"partition {partition} is not a partition of topic {self._topic} (it has {len(known)})"
+                   for index, (_, partition, _) in enumerate(records)
+                   if partition is not None and partition not in known}
+        if refused:
+            raise EventsRefused(self.name, refused)
 
     # -- take side --------------------------------------------------------------------------------
 
@@ -776,7 +841,7 @@ class KafkaTransaction(Transaction):
     def __init__(self, channel: KafkaChannel) -> None:
         super().__init__()
         self._channel = channel
-        self._puts: list[tuple[bytes | None, int | None, bytes]] = []
+        self._puts: list[_Record] = []
         self.segments: list[_Segment] = []  # what this transaction took, per partition
         self.taken = 0
         self.taker: _Taker | None = None

@@ -22,9 +22,13 @@ from kazoo.client import KazooClient
 
 from flafka.channels.base import Channel
 from flafka.channels.kafka import KafkaChannel, KafkaChannelError
+from flafka.errors import EventsRefused
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode, encode
-from flafka.testing import build, wait_until
+from flafka.monitoring.counters import SourceCounter
+from flafka.runtime.channel_processor import ChannelProcessor
+from flafka.selectors import ReplicatingSelector
+from flafka.testing import build, drain, memory_channel, wait_until
 from tests.integration.agents import COLLECT, running
 from tests.integration.conftest import Devstack
 from tests.integration.kafka_tools import KafkaTools
@@ -388,15 +392,17 @@ def test_partition_header_and_default_partition_route_puts(
         Event(b"default", {}),
         Event(b"to-0-again", {"part": "00"}),
     ])
-    with channel.transaction() as tx, pytest.raises(KafkaChannelError, match="not a partition number"):
+    with channel.transaction() as tx, pytest.raises(EventsRefused) as bad:
         tx.put(Event(b"bad", {"part": "one"}))
+    assert "not a partition number" in bad.value.refused[0]
     tx = channel.transaction()
     tx.put(Event(b"missing", {"part": "7"}))
-    with pytest.raises(KafkaChannelError, match="partition") as info:
+    with pytest.raises(EventsRefused) as missing:
         tx.commit()
     tx.rollback()
     tx.close()
-    assert info.value.retriable is False
+    assert missing.value.refused == {0: "partition 7 is not a partition of topic " + topic + " (it has 3)"}
+    assert missing.value.retriable is False
     placed = {r.value: r.partition for r in kafka.read(topic, 4, settle=0.5)}
     assert {decode(v)[1]: p for v, p in placed.items()} == {b"to-0": 0, b"to-1": 1, b"default": 2,
                                                             b"to-0-again": 0}
@@ -591,3 +597,39 @@ def test_flume_16_config_finds_the_brokers_in_zookeeper_and_migrates_offsets(
 def _delivered(sink: str) -> list[bytes]:
     with components.LOCK:
         return list(components.DELIVERED[sink])
+
+
+def test_events_that_can_never_be_records_are_dead_lettered_and_the_rest_delivered(
+    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel]
+) -> None:
+    """Each of these used to fail every put of its batch for ever (the source retried it without end)."""
+    topic = kafka.create_topic(partitions=2)
+    channel = make_channel(topic, partitionIdHeader="part")
+    dead = memory_channel("dl")
+    selector = build(ReplicatingSelector, {})
+    selector.bind([channel])
+    processor = ChannelProcessor("r1", [], selector, SourceCounter("r1"), dead_letter_channel=dead)
+    bad = {
+        "not-a-number": Event(b"bad", {"id": "b1", "part": "one"}),
+        "int32-overflow": Event(b"bad", {"id": "b2", "part": "2147483648"}),
+        "no-such-partition": Event(b"bad", {"id": "b3", "part": "5"}),
+        "lone-surrogate-key": Event(b"bad", {"id": "b4", "key": "\ud800"}),
+        "lone-surrogate-header": Event(b"bad", {"id": "b5", "h": "\udcff"}),  # AvroFlumeEvent headers are UTF-8
+        "too-large": Event(b"x" * 1_100_000, {"id": "b6"}),
+    }
+    events = id_events(0, 10)
+    for offset, event in enumerate(bad.values()):
+        events.insert(1 + 2 * offset, event)
+    processor.process_batch(events)
+    assert sorted(int(e.headers["id"]) for e in take_until(channel, 10)) == list(range(10))
+    letters = {e.headers["id"]: e.headers["flafka.error"] for e in drain(dead)}
+    assert sorted(letters) == ["b1", "b2", "b3", "b4", "b5", "b6"]
+    assert "not a partition number" in letters["b1"]
+    assert "not a partition number" in letters["b2"]
+    assert letters["b3"].endswith(f"partition 5 is not a partition of topic {topic} (it has 2)")
+    assert "header key is not valid Unicode text" in letters["b4"]
+    assert "AvroFlumeEvent" in letters["b5"]
+    assert "larger than max.request.size (1048576)" in letters["b6"]
+    assert processor.counter.event_dead_letter_count == 6
+    assert processor.counter.event_accepted_count == 10
+    assert take_rest(channel) == []  # nothing written twice
