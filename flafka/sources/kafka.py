@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import threading
 import time
 from collections.abc import Iterable
@@ -53,6 +52,8 @@ from kafka.errors import KafkaError
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import ChannelError, FlafkaError
 from flafka.event import Event
+from flafka.java_regex import compile_java_regex
+from flafka.java_regex import translate as translate_java_regex
 from flafka.kafka.avro_event import AvroDecodeError, decode
 from flafka.kafka.client_config import ClientArgs, consumer_args, legacy_args, producer_args
 from flafka.kafka.zookeeper import brokers_from_zookeeper, migrate_offsets
@@ -167,9 +168,9 @@ class KafkaSourceConfig(ComponentConfig):
             problems.append(("kafka.topics", "is required: kafka.topics, kafka.topics.regex or (Flume 1.6) topic"))
         if self.topics_regex:
             try:
-                re.compile(self.topics_regex)
-            except re.error as exc:
-                problems.append(("kafka.topics.regex", f"is not a valid regex: {exc}"))
+                compile_java_regex(self.topics_regex)
+            except ValueError as exc:
+                problems.append(("kafka.topics.regex", str(exc)))
         if self.dead_letter_topic is not None and not self.use_flume_event_format:
             problems.append(("deadLetterTopic", "only applies with useFlumeEventFormat = true (nothing else can "
                                                 "fail to decode)"))
@@ -263,7 +264,9 @@ class KafkaSource(PollableSource):
             consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=config.group_id, **args)
             listener = _Rebalance(self)
             if config.topics_regex:
-                consumer.subscribe(pattern=f"^(?:{config.topics_regex})$", listener=listener)
+                # Java's Pattern, as Flume; kafka-python compiles the translation without flags, hence (?a).
+                consumer.subscribe(pattern=f"(?a)^(?:{translate_java_regex(config.topics_regex)})$",
+                                   listener=listener)
             else:
                 # Fetch the topics' metadata before the first poll joins the group: kafka-python may
                 # otherwise join with metadata that lacks them and be assigned nothing until the next

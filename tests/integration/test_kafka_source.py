@@ -232,8 +232,9 @@ def test_a_batch_given_up_at_a_rebalance_is_read_again_when_its_partition_comes_
     values = [f"a{i}".encode() for i in range(50)]
     kafka.produce(first, values)
     components.FailingInterceptor.failures_left = 1_000_000  # the batch in hand is refused until told otherwise
+    # Java quoting (\Q...\E): written \\\\Q in this Python text, \\Q in the properties text, \Q in the regex.
     config = source_config(devstack.kafka_bootstrap, first, f"g-{uuid.uuid4().hex[:8]}", extra=f"""
-    a.sources.r1.kafka.topics.regex = {prefix}-.*
+    a.sources.r1.kafka.topics.regex = \\\\Q{prefix}-\\\\E.*
     a.sources.r1.kafka.consumer.metadata.max.age.ms = 500
     a.sources.r1.backoffSleepIncrement = 10
     a.sources.r1.maxBackoffSleep = 100

@@ -52,7 +52,10 @@ def test_max_poll_records_defaults_to_the_batch_size() -> None:
 @pytest.mark.parametrize(("values", "message"), [
     ({"kafka.topics": "t"}, "kafka.bootstrap.servers: is required (or zookeeperConnect, Flume 1.6 style)"),
     ({"kafka.bootstrap.servers": "b:1"}, "kafka.topics: is required"),
-    ({"kafka.bootstrap.servers": "b:1", "kafka.topics.regex": "("}, "kafka.topics.regex: is not a valid regex"),
+    ({"kafka.bootstrap.servers": "b:1", "kafka.topics.regex": "("},
+     "kafka.topics.regex: is not a valid Java regular expression: unclosed group"),
+    ({"kafka.bootstrap.servers": "b:1", "kafka.topics.regex": "orders-[a-z&&[^x]]+"},  # Java: re reads it otherwise
+     "kafka.topics.regex: '[a-z&&[^x]]' at position 7: class intersection (&&)"),
     ({"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "kafka.consumer.ssl.keystore.location": "/k.jks"},
      "cannot be read by the Python client"),
     ({"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "deadLetterTopic": "dlq"},
