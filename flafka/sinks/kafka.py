@@ -46,6 +46,10 @@ timestamp header that is not a whole number from 0 to 2^63-1 (Kafka's int64; Jav
 ones) gets the producer's time and a warning once, as a non-numeric one (Flume 1.11 does that for
 text it cannot parse): the timestamp is metadata, the event is still good. Anything else
 ``produce()`` raises for one record (TypeError, ValueError, OverflowError) sets that record aside too.
+When each event names its topic (``%{header}`` topics, ``allowTopicOverride``), a topic Kafka refuses
+(TOPIC_EXCEPTION, e.g. a name colliding with an existing one; unknown; not authorized) is that record's
+own fault: it is a bad event, not a reason to hold the batch. With one topic for every record the same
+errors are the configuration's or the cluster's, and are retried.
 
 Differences from Flume:
 
@@ -96,7 +100,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -318,6 +322,9 @@ class KafkaSink(BatchSink):
         self._topic_of = compile_header_escapes(config.topic)
         self._dynamic_topic = has_header_escapes(config.topic)
         self._override = config.allow_topic_override is True
+        per_event_topics = self._dynamic_topic or self._override
+        self._record_errors: Container[int] = (
+            {**_RECORD_ERRORS, **_TOPIC_ERRORS} if per_event_topics else _RECORD_ERRORS)
         self._header_pairs = tuple(config.header_map.items())
         self._topic_problems: dict[str, str] = {}  # topic → "" when legal, else why not
         self._once = OncePerKind(log)
@@ -389,7 +396,7 @@ class KafkaSink(BatchSink):
         producer = self._producer if self._producer is not None else self._connect()
         if not self._trap_noted:
             self._note_topic_trap(events)
-        batch = _Batch(self.stopping)
+        batch = _Batch(self.stopping, self._record_errors)
         retry: list[int] = []
         attempts = 0
         try:
@@ -641,8 +648,16 @@ _RECORD_ERRORS = {
 }
 
 
+# Errors about a record's topic: the record's own fault when each event names its topic (``%{header}`` topics,
+# allowTopicOverride), a fault of the configuration or the cluster (retried) when every record goes to one topic.
+_TOPIC_ERRORS = {
+    KafkaError.TOPIC_EXCEPTION: "topic", KafkaError.UNKNOWN_TOPIC_OR_PART: "topic", KafkaError._UNKNOWN_TOPIC: "topic",
+    KafkaError.TOPIC_AUTHORIZATION_FAILED: "topic",
+}
+
+
 def _bad_record(error: KafkaError, partition: int) -> tuple[str, str]:
-    kind = _RECORD_ERRORS.get(error.code(), "record")
+    kind = _RECORD_ERRORS.get(error.code()) or _TOPIC_ERRORS.get(error.code(), "record")
     reason = _reason(error)
     return kind, f"partition {partition}: {reason}" if kind == "partition" and partition >= 0 else reason
 
@@ -698,8 +713,9 @@ class _Batch:
     Records are numbered by event index; dead letters by ``~n`` (negative) for ``letters[n]``.
     """
 
-    def __init__(self, stopping: threading.Event) -> None:
+    def __init__(self, stopping: threading.Event, record_errors: Container[int]) -> None:
         self.stopping = stopping
+        self.record_errors = record_errors  # error codes that make an event's record bad (dead letters: _RECORD_ERRORS)
         self.produced = 0  # records (events and dead letters) queued, over every attempt
         self.reported = 0  # of which a delivery report said failed or refused
         self.outstanding = 0  # queued, no delivery report yet (as of the last wait): never sent again
@@ -719,7 +735,7 @@ class _Batch:
         if error is None:
             return  # the common case in one test: acknowledged records are counted from the totals
         self.reported += 1
-        if error.code() not in _RECORD_ERRORS:
+        if error.code() not in self.record_errors:
             self.failure = error
             self.failed.append(index)
         else:
@@ -760,7 +776,7 @@ class _Batch:
                 producer.poll(0.05)
             except KafkaException as exc:
                 error = _error_of(exc)
-                if error.code() in _RECORD_ERRORS:
+                if error.code() in (self.record_errors if number >= 0 else _RECORD_ERRORS):
                     return error
                 self.failure = error  # the producer's state, not the record's: retried like a failed delivery
                 self.failed.append(number)

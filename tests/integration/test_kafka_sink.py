@@ -387,12 +387,15 @@ def test_good_events_around_every_kind_of_bad_value_are_written_exactly_once(
     topic = kafka.create_topic(partitions=2, prefix=base)
     dlq = kafka.create_topic(prefix="sink-kinds-dlq")
     app = topic.rsplit("-", 1)[1]
+    # Kafka refuses a topic whose name differs from an existing one only by '.' versus '_' (TOPIC_EXCEPTION).
+    taken = kafka.create_topic(prefix=f"{base}-x_y").removeprefix(f"{base}-")
     bad_values: list[tuple[str, dict[str, str], bytes]] = [
         ("int32", {"p": "2147483648"}, b"header p='2147483648' is not a partition number"),
         ("no-partition", {"p": "7"}, b"partition 7: _UNKNOWN_PARTITION: "),
         ("surrogate-key", {"key": "k\ud800"}, b"header 'key' is not valid Unicode text"),
         ("surrogate-mapped", {"trace": "t\udc80"}, b"header 'trace' is not valid Unicode text"),
         ("topic", {"app": "no such/topic"}, b"topic '"),
+        ("topic-refused", {"app": taken.replace("_", ".")}, b"TOPIC_EXCEPTION: "),
     ]
     events: list[Event] = []
     for i in range(100):
@@ -427,11 +430,11 @@ def test_good_events_around_every_kind_of_bad_value_are_written_exactly_once(
     assert dead[2].key == b"k\xed\xa0\x80"  # the event's exact text (surrogatepass)
     assert dict(dead[3].headers)["trace"] == b"t\xed\xb2\x80"
     for counter in (sink.counter, dropping.counter):
-        assert (counter.event_drain_success_count, counter.event_write_fail, counter.rollback_count) == (100, 5, 0)
-    assert (sink.counter.event_dead_letter_count, sink.counter.event_drop_count) == (5, 0)
-    assert (dropping.counter.event_dead_letter_count, dropping.counter.event_drop_count) == (0, 5)
+        assert (counter.event_drain_success_count, counter.event_write_fail, counter.rollback_count) == (100, 6, 0)
+    assert (sink.counter.event_dead_letter_count, sink.counter.event_drop_count) == (6, 0)
+    assert (dropping.counter.event_dead_letter_count, dropping.counter.event_drop_count) == (0, 6)
     drops = [r.getMessage() for r in caplog.records if "Kafka sink k2 dropped" in r.getMessage()]
-    assert len(drops) == 3  # once per kind: partition (two events), unicode (two), topic
+    assert len(drops) == 3  # once per kind: partition (two events), unicode (two), topic (two)
     assert [r.getMessage() for r in caplog.records if "timestamp header" in r.getMessage()] == [
         "Kafka sink k1 found a timestamp header that is not epoch ms (a whole number from 0 to 2^63-1); the "
         "producer's time is used. ts='99999999999999999999'",
