@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewTopic
+from kafka.admin import ConfigResource, ConfigResourceType, NewTopic
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,33 @@ class KafkaTools:
             admin.close()
         self.wait_for_topic(name, partitions)
         return name
+
+    def stuck_topic(self, prefix: str) -> str:
+        """A topic whose writes with acks=all fail with NOT_ENOUGH_REPLICAS (retriable) until :meth:`unstuck`.
+
+        Its partition has a second replica on a broker that does not exist (id 999) and min.insync.replicas = 2:
+        the one live replica is too few. Only this topic is affected; the broker is not touched. (Such a topic
+        cannot be deleted while broker 999 is missing; its name is unique, so it is left behind.)"""
+        name = f"{prefix}-{uuid.uuid4().hex[:12]}"
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="flafka-tests")
+        try:
+            (broker,) = admin.describe_cluster()["brokers"]
+            admin.create_topics([NewTopic(name=name, num_partitions=-1, replication_factor=-1,
+                                          replica_assignments={0: [broker["broker_id"], 999]},
+                                          topic_configs={"min.insync.replicas": "2"})])
+        finally:
+            admin.close()
+        self.wait_for_topic(name, 1)
+        return name
+
+    def unstuck(self, topic: str) -> None:
+        """Let a :meth:`stuck_topic` take writes again."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="flafka-tests")
+        try:
+            admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                                configs={"min.insync.replicas": "1"})])
+        finally:
+            admin.close()
 
     def wait_for_topic(self, topic: str, partitions: int, timeout: float = 30.0) -> None:
         consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)

@@ -21,7 +21,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
-from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import DeliveryError
@@ -442,38 +441,11 @@ def test_good_events_around_every_kind_of_bad_value_are_written_exactly_once(
         "producer's time is used. ts='99999999999999999999'"]
 
 
-def stuck_topic(kafka: KafkaTools, prefix: str) -> str:
-    """A topic whose writes with acks=all fail with NOT_ENOUGH_REPLICAS (retriable) until unstuck().
-
-    Its partition has a second replica on a broker that does not exist (id 999) and min.insync.replicas = 2:
-    the one live replica is too few. Only this topic is affected; the broker is not touched."""
-    name = f"{prefix}-{uuid.uuid4().hex[:12]}"
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id="flafka-tests")
-    try:
-        (broker,) = admin.describe_cluster()["brokers"]
-        admin.create_topics([NewTopic(name=name, num_partitions=-1, replication_factor=-1,
-                                      replica_assignments={0: [broker["broker_id"], 999]},
-                                      topic_configs={"min.insync.replicas": "2"})])
-    finally:
-        admin.close()
-    kafka.wait_for_topic(name, 1)
-    return name
-
-
-def unstuck(kafka: KafkaTools, topic: str) -> None:
-    admin = KafkaAdminClient(bootstrap_servers=kafka.bootstrap, client_id="flafka-tests")
-    try:
-        admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
-                                            configs={"min.insync.replicas": "1"})])
-    finally:
-        admin.close()
-
-
 def test_a_retriable_failure_mid_batch_never_writes_an_acknowledged_record_twice(
         kafka: KafkaTools, rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
     base = f"sink-held-{uuid.uuid4().hex[:8]}"
     good = kafka.create_topic(prefix=base)
-    stuck = stuck_topic(kafka, base)
+    stuck = kafka.stuck_topic(base)
     dest = {"good": good.rsplit("-", 1)[1], "stuck": stuck.rsplit("-", 1)[1]}
     sink, channel = rig.sink({"kafka.topic": f"{base}-%{{dest}}", "flumeBatchSize": "300", "kafka.producer.acks": "all",
                               "kafka.producer.delivery.timeout.ms": "2000", "kafka.producer.request.timeout.ms": "1000",
@@ -497,7 +469,7 @@ def test_a_retriable_failure_mid_batch_never_writes_an_acknowledged_record_twice
     try:
         wait_until(lambda: failed.is_set() or "holds a batch" in caplog.text, timeout=DEADLINE_S,
                    message="the write to the stuck topic to fail")
-        unstuck(kafka, stuck)
+        kafka.unstuck(stuck)
         assert done.wait(3 * DEADLINE_S), "the sink never delivered the batch"
     finally:
         sink.request_stop()
@@ -515,7 +487,7 @@ def test_stopping_the_sink_runner_ends_a_held_batch_at_once(kafka: KafkaTools, r
                                                              caplog: pytest.LogCaptureFixture) -> None:
     base = f"sink-stop-{uuid.uuid4().hex[:8]}"
     good = kafka.create_topic(prefix=base)
-    stuck = stuck_topic(kafka, base)
+    stuck = kafka.stuck_topic(base)
     dest = {"good": good.rsplit("-", 1)[1], "stuck": stuck.rsplit("-", 1)[1]}
     sink, channel = rig.sink({"kafka.topic": f"{base}-%{{dest}}", "kafka.producer.acks": "all",
                               "kafka.producer.delivery.timeout.ms": "2000", "kafka.producer.request.timeout.ms": "1000",

@@ -14,7 +14,6 @@ from flafka.testing import wait_until
 from tests.integration.agents import COLLECT, running
 from tests.integration.conftest import Devstack
 from tests.integration.kafka_tools import KafkaTools
-from tests.integration.test_kafka_sink import stuck_topic, unstuck
 from tests.unit.runtime import components
 from tests.unit.runtime.components import DELIVERED
 
@@ -281,7 +280,7 @@ def test_bad_records_of_a_batch_the_channels_refuse_are_dead_lettered_once(
 def test_a_dead_letter_topic_refusing_writes_for_a_while_holds_the_offsets_and_sends_each_record_once(
         kafka: KafkaTools, devstack: Devstack, caplog: pytest.LogCaptureFixture) -> None:
     topic = kafka.create_topic(partitions=1)
-    dead = stuck_topic(kafka, "source-dlq-stuck")  # NOT_ENOUGH_REPLICAS for acks=all until unstuck
+    dead = kafka.stuck_topic("source-dlq-stuck")  # NOT_ENOUGH_REPLICAS for acks=all until unstuck
     group = f"g-{uuid.uuid4().hex[:8]}"
     values = [encode({}, f"e{i}".encode()) for i in range(30)]
     for n in range(3):
@@ -299,7 +298,7 @@ def test_a_dead_letter_topic_refusing_writes_for_a_while_holds_the_offsets_and_s
                    message="the dead-letter topic to refuse")
         assert len(delivered()) == 30  # the good events are in the channel already
         assert kafka.committed(group, topic) == {}  # held until the dead letters are through
-        unstuck(kafka, dead)
+        kafka.unstuck(dead)
         wait_until(lambda: counter.event_dead_letter_count >= 3, timeout=150, message="the dead letters")
         wait_until(lambda: kafka.committed(group, topic) == kafka.end_offsets(topic), timeout=60,
                    message="the offsets committed")
