@@ -25,8 +25,8 @@ from flafka import __version__
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
 from flafka.config.params import parse_float
-from flafka.errors import ConfigError
-from flafka.runtime.agent import Agent, ReloadFailed
+from flafka.errors import ConfigError, ReloadFailed
+from flafka.runtime.agent import Agent
 
 log = logging.getLogger("flafka.agent")
 

@@ -11,6 +11,7 @@ Every exception flafka raises on purpose derives from :class:`FlafkaError`::
     │   └── EventsRefused      the channel can never hold some events of a put (too large); not retriable
     ├── DeliveryError          a sink could not deliver a batch; ``retriable`` says whether retrying helps
     ├── InterceptorError       an interceptor raised while processing a batch (original exception chained)
+    ├── ReloadFailed           a valid configuration could not be applied; ``restored`` says whether the old one runs
     └── TransientError         a dependency is unavailable (raised by custom code); the batch is retried
 
 Third-party exceptions are translated at the boundary (``raise ... from exc``): code above a client
@@ -100,6 +101,15 @@ class InterceptorError(FlafkaError):
     def __init__(self, interceptor: str, cause: BaseException) -> None:
         self.interceptor = interceptor
         super().__init__(f"interceptor {interceptor} failed: {type(cause).__name__}: {cause}")
+
+
+class ReloadFailed(FlafkaError):
+    """A reload could not be applied. ``restored``: the previous pipeline runs (again); False: it does not,
+    and the agent cannot go on (the CLI stops it and exits 1)."""
+
+    def __init__(self, message: str, *, restored: bool) -> None:
+        super().__init__(message)
+        self.restored = restored
 
 
 class TransientError(FlafkaError):

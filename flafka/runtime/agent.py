@@ -24,7 +24,7 @@ from typing import Any
 
 from flafka.channels.base import Channel
 from flafka.config.plan import AgentPlan, Built, GroupPlan, SourcePlan
-from flafka.errors import FlafkaError
+from flafka.errors import FlafkaError, ReloadFailed
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.runtime.channel_processor import ChannelProcessor
@@ -37,15 +37,6 @@ from flafka.sources.base import Source
 log = logging.getLogger(__name__)
 
 _MOVE_BATCH = 10_000  # most events one transaction moves into a replacement channel without a limit of its own
-
-
-class ReloadFailed(FlafkaError):
-    """A reload could not be applied. ``restored``: the previous pipeline runs (again); False: it does not,
-    and the agent cannot go on (the CLI stops it and exits 1)."""
-
-    def __init__(self, message: str, *, restored: bool) -> None:
-        super().__init__(message)
-        self.restored = restored
 
 
 def _instantiate(built: Built) -> Any:

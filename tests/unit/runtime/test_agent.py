@@ -16,8 +16,9 @@ from flafka.channels.memory import MemoryChannel
 from flafka.config.loader import plan_from_properties
 from flafka.config.plan import AgentPlan
 from flafka.config.properties import parse_properties
+from flafka.errors import ReloadFailed
 from flafka.event import Event
-from flafka.runtime.agent import Agent, ReloadFailed
+from flafka.runtime.agent import Agent
 from flafka.testing import build, wait_until
 from tests.unit.runtime import components
 from tests.unit.runtime.components import DELIVERED, CollectingSink, FailingInterceptor
