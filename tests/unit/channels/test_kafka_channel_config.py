@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from flafka.channels.kafka import KafkaChannel, KafkaChannelConfig, KafkaChannelError, partition_of
-from flafka.errors import ChannelError, ConfigError
+from flafka.channels.kafka import KafkaChannel, KafkaChannelConfig, partition_of
+from flafka.errors import ChannelError, ConfigError, EventsRefused
 from flafka.event import Event
 from flafka.registry import resolve
 from flafka.testing import build, parse_config, props
@@ -193,17 +193,19 @@ def test_partition_header_values_that_are_not_partitions(text: str) -> None:
         partition_of(text, "p")
 
 
-def test_a_non_numeric_partition_header_fails_the_put_not_the_commit() -> None:
+def test_a_non_numeric_partition_header_refuses_that_event_at_put_not_at_commit() -> None:
     channel = build(KafkaChannel, {"kafka.bootstrap.servers": "127.0.0.1:1", "partitionIdHeader": "p"}, "c1")
     tx = channel.transaction()
     tx.put(Event(b"fine", {"p": "1"}))
     tx.put(Event(b"no header is fine too"))
-    with pytest.raises(KafkaChannelError, match=r"c1: header p='x' is not a partition number") as info:
+    with pytest.raises(EventsRefused) as info:  # a bad event: the others may be put again without it
         tx.put_batch([Event(b"ok", {"p": "2"}), Event(b"bad", {"p": "x"})])
+    assert info.value.refused == {1: "header p='x' is not a partition number (partitionIdHeader)"}
     assert info.value.retriable is False
+    tx.put(Event(b"ok", {"p": "2"}))
     tx.rollback()
     tx.close()
-    assert channel.counter.event_put_attempt_count == 4
+    assert channel.counter.event_put_attempt_count == 5
     assert channel.counter.event_put_success_count == 0
 
 
