@@ -6,6 +6,11 @@ size), batch 1000, and reports events/s from the first event to the last one dra
 
     python bench/runtime_bench.py                  # both pipelines, 2,000,000 events
     python bench/runtime_bench.py --pipeline null --events 5000000
+    python bench/runtime_bench.py --pipeline null --poison 1000   # + an interceptor failing on 1 event in 1000
+
+With ``--poison N`` the source has an interceptor that raises on every N-th event (``--poison 0``: the same
+interceptor never raises); the failing events are found by the channel processor and dropped (counted), so
+the figure is the cost of bad events on the pipeline's throughput.
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ a.channels.c1.transactionCapacity = {batch}
 a.sinks.k1.channel = c1
 """
 
+POISON = """
+a.sources.r1.interceptors = poison
+a.sources.r1.interceptors.poison.type = bench.poison:PoisonInterceptor
+a.sources.r1.interceptors.poison.every = {every}
+"""
+
 SINKS = {
     "null": "a.sinks.k1.type = null\na.sinks.k1.batchSize = {batch}\n",
     "file_roll": "a.sinks.k1.type = file_roll\na.sinks.k1.sink.batchSize = {batch}\n"
@@ -46,23 +57,23 @@ SINKS = {
 }
 
 
-def run(pipeline: str, events: int, batch: int, body: int) -> float:
+def run(pipeline: str, events: int, batch: int, body: int, poison: int | None) -> float:
     with tempfile.TemporaryDirectory() as directory:
-        text = (CONFIG + SINKS[pipeline]).format(
-            batch=batch, events=events, body=body, capacity=batch * 100, directory=directory
+        text = (CONFIG + SINKS[pipeline] + (POISON if poison is not None else "")).format(
+            batch=batch, events=events, body=body, capacity=batch * 100, directory=directory, every=poison
         )
         plan = plan_from_properties(parse_properties(text, "bench"), "a").plan
         agent = Agent(plan)
         started = time.perf_counter()
         agent.start()
-        sink = agent.sinks["k1"]
-        while sink.counter.event_drain_success_count < events:
+        sink, source = agent.sinks["k1"], agent.sources["r1"]
+        while sink.counter.event_drain_success_count + source.counter.event_drop_count < events:
             time.sleep(0.01)
         elapsed = time.perf_counter() - started
         agent.stop(5)
         if pipeline == "file_roll":
             lines = sum(p.read_bytes().count(b"\n") for p in Path(directory).iterdir())
-            assert lines == events, (lines, events)
+            assert lines == events - source.counter.event_drop_count, (lines, events)
     return events / elapsed
 
 
@@ -73,11 +84,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000)
     parser.add_argument("--body", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--poison", type=int, default=None, metavar="N",
+                        help="add an interceptor raising on every N-th event (0: never raising)")
     args = parser.parse_args()
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     for pipeline in SINKS if args.pipeline == "all" else [args.pipeline]:
-        rates = [run(pipeline, args.events, args.batch, args.body) for _ in range(args.repeat)]
-        print(f"seq -> memory -> {pipeline}: best {max(rates):,.0f} events/s, median "
+        rates = [run(pipeline, args.events, args.batch, args.body, args.poison) for _ in range(args.repeat)]
+        chain = "" if args.poison is None else f"interceptor failing 1 in {args.poison or 'never'} -> "
+        print(f"seq -> {chain}memory -> {pipeline}: best {max(rates):,.0f} events/s, median "
               f"{sorted(rates)[len(rates) // 2]:,.0f} events/s ({args.events:,} events, batch {args.batch}, "
               f"{args.body}-byte bodies)")
 
