@@ -49,6 +49,7 @@ from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.config.properties import Prop
 from flafka.errors import ComponentNotFound, ConfigError, DeliveryError
 from flafka.event import Event
+from flafka.fsutil import fsync_directory
 from flafka.logging_once import OncePerKind
 from flafka.registry import resolve
 from flafka.serializers.base import EventSerializer
@@ -267,7 +268,7 @@ class RollingFileSink(BatchSink):
             current.serializer.flush()
             stream.flush()
             os.fsync(stream.fileno())
-            _sync_directory(self._directory)
+            fsync_directory(self._directory)
             current.synced = stream.tell()
         except Exception as exc:
             self._abandon(current)
@@ -336,13 +337,3 @@ class RollingFileSink(BatchSink):
             log.warning("File roll sink %s removed a file after a failed write: it held no committed batch. "
                         "path=%s", self.name, current.path)
 
-
-def _sync_directory(directory: Path) -> None:
-    """fsync ``directory`` so a new file's entry survives a crash (POSIX only)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

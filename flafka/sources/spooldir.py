@@ -7,8 +7,8 @@ reads it in batches through its deserializer (``LINE``, ``AVRO``, see
 channels refused is offered again, unchanged, after a back-off that doubles from 250 ms up to
 ``maxBackoff``. The position is advanced only after a batch was accepted: it is kept in
 ``<trackerDir>/.flumespool-main.meta`` (JSON: file, its size/mtime/inode identity and the position
-after the last accepted event, written with tmp + fsync + rename), so a restart resumes that file
-exactly where it stopped: no loss, no duplicates.
+after the last accepted event, written with :func:`flafka.fsutil.write_atomic`), so a restart resumes
+that file exactly where it stopped: no loss, no duplicates.
 
 Differences from Flume:
 
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import FlafkaError
 from flafka.event import Event
+from flafka.fsutil import fsync_directory, write_atomic
 from flafka.java_regex import compile_java_regex
 from flafka.logging_once import OncePerKind
 from flafka.sources.base import EventDrivenSource
@@ -459,7 +460,7 @@ class SpoolDirectorySource(EventDrivenSource):
                 return
             if self.config.delete_policy == "immediate":
                 os.remove(path)
-                done = "deleted"
+                done, changed = "deleted", os.path.dirname(path)
             elif self.config.tracking_policy == "rename":
                 dest = path + self._suffix
                 if os.path.exists(dest):
@@ -471,13 +472,16 @@ class SpoolDirectorySource(EventDrivenSource):
                     )
                     return
                 os.rename(path, dest)
-                done = f"renamed to {dest}"
+                done, changed = f"renamed to {dest}", os.path.dirname(path)
             else:
                 marker = os.path.join(self._tracker_dir, current.rel + self._suffix)
                 os.makedirs(os.path.dirname(marker), exist_ok=True)
                 with open(marker, "wb"):
                     pass
-                done = f"marked done with {marker}"
+                done, changed = f"marked done with {marker}", os.path.dirname(marker)
+            # The retirement must be on disk before the tracker stops naming the file: else a crash could
+            # bring back the file (or lose its marker) with no position, and it would be delivered again.
+            fsync_directory(changed)
         except OSError as exc:
             self._give_up(current, None, f"was delivered but could not be retired ({exc}); it would be read again")
             return
@@ -509,11 +513,4 @@ class SpoolDirectorySource(EventDrivenSource):
         size, mtime_ns, inode = current.identity
         self._tracked = {"file": current.path, "size": size, "mtime_ns": mtime_ns, "inode": inode,
                          "offset": position[0], "part": position[1], "deserializer": self._deserializer_id}
-        tmp = self._meta_path + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, json.dumps(self._tracked).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self._meta_path)
+        write_atomic(self._meta_path, json.dumps(self._tracked).encode())

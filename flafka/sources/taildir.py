@@ -10,7 +10,7 @@ descriptor, then the new file under the old name is picked up. A position advanc
 the channel processor accepted the batch; when it raised, ``process()`` returns BACKOFF and the
 same lines are read again on the next call. Positions go to ``positionFile`` (Flume's format:
 ``[{"inode":N,"pos":N,"file":"/abs/path"}]``, so Flume's own file is used on migration) every
-``writePosInterval`` ms and at stop, atomically (tmp + fsync + rename).
+``writePosInterval`` ms and at stop, atomically and durably (:func:`flafka.fsutil.write_atomic`).
 
 As in Flume, ``skipToEnd`` applies to files found at start that have no position; a file idle for
 ``idleTimeout`` ms is closed and its last, unterminated line (if any) is delivered then; a file
@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import FlafkaError
 from flafka.event import Event
+from flafka.fsutil import write_atomic
 from flafka.java_regex import compile_java_regex
 from flafka.logging_once import OncePerKind
 from flafka.sources.base import PollableSource, Status
@@ -540,15 +541,7 @@ class TaildirSource(PollableSource):
     def _write_positions(self) -> None:
         entries = [{"inode": tf.inode, "pos": tf.pos, "file": tf.path} for tf in self._files.values()]
         payload = json.dumps(entries, separators=(",", ":")).encode()
-        directory = os.path.dirname(self._position_file)
-        os.makedirs(directory, exist_ok=True)
-        tmp = self._position_file + ".tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, payload)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self._position_file)
+        os.makedirs(os.path.dirname(self._position_file), exist_ok=True)
+        write_atomic(self._position_file, payload)
         self._dirty = False
         self._last_write = time.monotonic()

@@ -96,6 +96,32 @@ def test_lines_of_several_files_arrive_once_in_file_order_then_files_are_renamed
     assert (spool / "a.log.COMPLETED").read_bytes().count(b"\n") == 120
 
 
+def test_tracker_and_retirement_are_synced_to_disk_in_order(
+    spool: Path, channel: MemoryChannel, make_source: SourceFactory, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_file(spool / "a.log", ["1", "2", "3"])
+    tracker_dir = spool / ".flumespool"
+    real_fsync = os.fsync
+    synced: list[tuple[str, bool, bool]] = []  # (directory synced, tracker present, a.log renamed)
+
+    def recording_fsync(fd: int) -> None:
+        inode = os.fstat(fd).st_ino
+        what = {spool.stat().st_ino: "spool"}.get(inode, "")
+        if tracker_dir.exists() and inode == tracker_dir.stat().st_ino:
+            what = "tracker dir"
+        if what:
+            synced.append((what, (tracker_dir / META_FILE_NAME).exists(), (spool / "a.log.COMPLETED").exists()))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    make_source(channel, batchSize="2")
+    wait_until(completed(spool / "a.log"), TIMEOUT)
+    wait_until(lambda: not (tracker_dir / META_FILE_NAME).exists(), TIMEOUT, message="tracker removed")
+    # Each tracker write syncs the tracker directory; the rename is synced while the tracker still names
+    # the file, so no crash can leave the file unrenamed with no position (it would be read again).
+    assert synced == [("tracker dir", True, False), ("tracker dir", True, False), ("spool", True, True)]
+
+
 def test_consume_order_youngest(spool: Path, channel: MemoryChannel, make_source: SourceFactory) -> None:
     write_file(spool / "old", ["old"], mtime=1_000_000)
     write_file(spool / "new", ["new"], mtime=2_000_000)

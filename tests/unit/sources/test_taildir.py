@@ -173,6 +173,29 @@ def test_position_file_holds_the_committed_position(
     assert position_file.read_text() == f'[{{"inode":{log.stat().st_ino},"pos":9,"file":"{log}"}}]'
 
 
+def test_the_position_file_and_its_directory_are_synced(
+    logs: Path, channel: MemoryChannel, make_source: SourceFactory, position_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    (logs / "app.log").write_bytes(b"x\n")
+    source = make_source(channel)
+    real_fsync = os.fsync
+    synced: list[tuple[str, str]] = []  # (what was synced, the position file's text at that moment)
+
+    def recording_fsync(fd: int) -> None:
+        what = "directory" if os.fstat(fd).st_ino == position_file.parent.stat().st_ino else "file"
+        synced.append((what, position_file.read_text() if position_file.exists() else ""))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    run(source)
+    # The new content is synced before it replaces the old file, the directory once it is in place.
+    new = f'[{{"inode":{(logs / "app.log").stat().st_ino},"pos":2,"file":"{logs / "app.log"}"}}]'
+    assert [what for what, _ in synced] == ["file", "directory"]
+    assert synced[0][1] != new
+    assert synced[1][1] == new
+
+
 def test_position_file_is_written_only_after_the_interval(
     logs: Path, channel: MemoryChannel, make_source: SourceFactory, position_file: Path,
 ) -> None:
