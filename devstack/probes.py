@@ -1,12 +1,37 @@
-"""Asking a server whether it answers, over raw TCP (no client library: devstack is standard library only)."""
+"""Asking a server whether it answers, over raw TCP or HTTP (no client library: devstack is standard library only)."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import struct
+import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 _TIMEOUT = 2.0
+# Loopback servers are never reached through a proxy, whatever $http_proxy says.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_json(url: str, timeout: float = _TIMEOUT) -> Any:
+    """GET `url` and decode its JSON body; any failure (refused, HTTP error, not JSON) raises an OSError."""
+    try:
+        with _DIRECT.open(url, timeout=timeout) as reply:  # refused, timeouts, HTTP errors: OSErrors already
+            return json.loads(reply.read())
+    except (http.client.HTTPException, ValueError) as exc:
+        # A reply cut short or not JSON: callers treat every failure as "not answering yet".
+        raise ConnectionError(f"{url} gave no JSON reply: {exc!r}") from exc
+
+
+def accepts(host: str, port: int, timeout: float = _TIMEOUT) -> bool:
+    """Whether something listens on host:port (a TCP connect succeeds)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def four_letter_word(host: str, port: int, word: str, timeout: float = _TIMEOUT) -> str:

@@ -14,7 +14,7 @@ from devstack import proc
 from devstack.errors import DevstackError
 from devstack.jars import ensure_jars
 from devstack.paths import start_timeout
-from devstack.servers import SERVERS, Record, with_dependents, with_requirements
+from devstack.servers import SERVERS, Record, expand, with_dependents, with_requirements
 from devstack.servers.base import Say
 from devstack.state import State, locked
 
@@ -140,12 +140,12 @@ def down(names: Iterable[str], say: Say) -> None:
 
 def restart(names: Iterable[str], say: Say) -> State:
     """Stop and start servers in place: same port, same data dir, same config (e.g. a broker restart
-    in the middle of a stream). No names = every recorded server."""
+    in the middle of a stream). No names = every recorded server. Servers left running that need a
+    restarted one are waited for until they answer again (the DataNode after a NameNode restart)."""
     timeout = start_timeout()
     with locked():
         state = State.load()
-        chosen = list(names)
-        with_requirements(chosen)  # validates the names
+        chosen = expand(names)
         missing = [name for name in chosen if name not in state.records]
         if missing:
             raise DevstackError(f"not started by devstack: {', '.join(missing)} (use `python -m devstack up`)")
@@ -160,7 +160,31 @@ def restart(names: Iterable[str], say: Say) -> State:
                 # Keep the record and data (they may matter to the test); only the process goes.
                 _stop(rec, say)
                 raise
+        restarted = {rec.name for rec in targets}
+        for name in with_dependents(restarted):
+            dependent = state.records.get(name)
+            if name not in restarted and dependent is not None and dependent.alive():
+                _wait_answering(dependent, timeout, say)
         return state
+
+
+def _wait_answering(rec: Record, timeout: float, say: Say) -> None:
+    """Wait until a server that kept running answers again after a server it needs was restarted.
+
+    E.g. the DataNode after `restart namenode`: HDFS takes writes only once the DataNode has registered
+    with the new NameNode and reported its blocks (until then the NameNode stays in safe mode).
+    """
+    server = SERVERS[rec.name]
+    started = time.monotonic()
+    deadline = started + timeout
+    while not server.probe(rec):
+        if time.monotonic() >= deadline:
+            raise DevstackError(
+                f"{rec.name} (pid {rec.pid}) did not answer within {timeout:.0f}s after the restart of what it "
+                f"requires\n{server.log_tail(rec)}"
+            )
+        time.sleep(0.25)
+    say(f"{rec.name}: answering again after {time.monotonic() - started:.1f}s")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The servers devstack knows, in start order (each after the servers it requires).
 
-A new server is one module here with a `Server` subclass, added to `SERVERS`.
+A new server is one module here with a `Server` subclass, added to `SERVERS`; a name standing for several
+servers (`hdfs`) goes in `GROUPS`.
 """
 
 from __future__ import annotations
@@ -9,24 +10,36 @@ from collections.abc import Iterable
 
 from devstack.errors import DevstackError
 from devstack.servers.base import Prepared, Record, Server
+from devstack.servers.hdfs import DataNode, NameNode
 from devstack.servers.kafka import Kafka
 from devstack.servers.zookeeper import ZooKeeper
 
-__all__ = ["SERVERS", "Prepared", "Record", "Server", "with_dependents", "with_requirements"]
+__all__ = ["GROUPS", "SERVERS", "Prepared", "Record", "Server", "expand", "with_dependents", "with_requirements"]
 
-SERVERS: dict[str, Server] = {server.name: server for server in (ZooKeeper(), Kafka())}
+SERVERS: dict[str, Server] = {server.name: server for server in (ZooKeeper(), Kafka(), NameNode(), DataNode())}
+
+# Names standing for several servers: `up hdfs`, `restart hdfs`, `down hdfs`.
+GROUPS: dict[str, tuple[str, ...]] = {"hdfs": ("namenode", "datanode")}
 
 
-def check_names(names: Iterable[str]) -> None:
-    unknown = [name for name in names if name not in SERVERS]
+def expand(names: Iterable[str]) -> list[str]:
+    """`names` with each group replaced by its servers; unknown names refused."""
+    result: list[str] = []
+    unknown = []
+    for name in names:
+        members = GROUPS.get(name, (name,))
+        if any(member not in SERVERS for member in members):
+            unknown.append(name)
+        result += [member for member in members if member not in result]
     if unknown:
-        raise DevstackError(f"unknown server(s) {', '.join(unknown)}; devstack knows: {', '.join(SERVERS)}")
+        known = ", ".join([*SERVERS, *GROUPS])
+        raise DevstackError(f"unknown server(s) {', '.join(unknown)}; devstack knows: {known}")
+    return result
 
 
 def with_requirements(names: Iterable[str]) -> list[str]:
     """`names` plus everything they need, transitively, in start order (no names = every server)."""
-    wanted = set(names) or set(SERVERS)
-    check_names(wanted)
+    wanted = set(expand(names)) or set(SERVERS)
     todo = list(wanted)
     while todo:
         for required in SERVERS[todo.pop()].requires:
@@ -38,8 +51,7 @@ def with_requirements(names: Iterable[str]) -> list[str]:
 
 def with_dependents(names: Iterable[str]) -> list[str]:
     """`names` plus every server needing them, transitively, in start order (stop in reverse)."""
-    wanted = set(names)
-    check_names(wanted)
+    wanted = set(expand(names))
     changed = True
     while changed:
         changed = False

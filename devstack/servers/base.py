@@ -1,7 +1,7 @@
 """What every devstack server has in common: a Java main class run from a cached jar set, a config
 written into its own temporary data dir, a log4j file log there, and a probe telling when it answers.
 
-A server module (zookeeper.py, kafka.py, later hdfs.py, hbase.py, flume.py) only says what differs:
+A server module (zookeeper.py, kafka.py, hdfs.py, later hbase.py, flume.py) only says what differs:
 its config files, its probe, the environment lines it exports, the servers it needs.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,7 +32,7 @@ class Record:
     pid: int
     port: int
     data_dir: str
-    config: str  # the config file given to the main class; also how its PID is recognised (proc.is_alive)
+    config: str  # the server's config file; on its command line, which is how its PID is recognised (proc.is_alive)
     extra: dict[str, str] = field(default_factory=dict)  # server-specific facts (e.g. Kafka's ZK chroot)
 
     @property
@@ -99,6 +99,13 @@ class Server(abc.ABC):
     def jvm_options(self, data_dir: Path) -> list[str]:
         return []
 
+    def classpath(self, lib: Path, record: Record) -> str:
+        return f"{lib}/*"
+
+    def arguments(self, record: Record) -> list[str]:
+        """What follows the main class; most servers take their config file there."""
+        return [record.config]
+
     # --- shared machinery ------------------------------------------------------------------------
 
     def log_file(self, data_dir: Path) -> Path:
@@ -125,7 +132,8 @@ class Server(abc.ABC):
         path.write_text("\n".join(lines) + "\n")
         return path
 
-    def command(self, java: str, lib: Path, record: Record) -> list[str]:
+    def command(self, java: str, lib: Path, record: Record, arguments: Sequence[str] | None = None) -> list[str]:
+        """The server's JVM command line; `arguments` replaces what follows the main class (e.g. a format)."""
         data_dir = Path(record.data_dir)
         return [
             java,
@@ -136,9 +144,9 @@ class Server(abc.ABC):
             f"-Dlog4j.configuration=file:{data_dir / 'log4j.properties'}",
             *self.jvm_options(data_dir),
             "-cp",
-            f"{lib}/*",
+            self.classpath(lib, record),
             self.main_class,
-            record.config,
+            *(self.arguments(record) if arguments is None else arguments),
         ]
 
     def spawn(self, java: str, lib: Path, record: Record) -> subprocess.Popen[bytes]:
