@@ -1,15 +1,16 @@
-"""Command line: `python -m devstack {up,down,status,env,restart,fetch} [server ...]`."""
+"""Command line: `python -m devstack {up,down,status,env,restart,fetch} [server ...]`, `... hadoop TOOL ARGS`."""
 
 from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from types import FrameType
 
-from devstack import stack
+from devstack import hadoop, stack
 from devstack.errors import DevstackError
 from devstack.paths import state_file
 from devstack.servers import SERVERS
@@ -42,6 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("servers", nargs="*", help=servers_help)
     sub.add_parser("status", help="one line per recorded server; exit 0 when all of them are up")
     sub.add_parser("env", help="print `export FLAFKA_...=...` lines for the running servers (for eval)")
+    p = sub.add_parser(
+        "hadoop",
+        help="run a Hadoop tool from the hdfs jars against the devstack HDFS ($HADOOP_CONF_DIR if set)",
+        description=f"Aliases: {', '.join(f'{alias}={cls}' for alias, cls in hadoop.TOOLS.items())}.",
+    )
+    p.add_argument("tool", help="an alias (fs, debug, dfsadmin, ...) or a main class")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the tool's own arguments")
     return parser
 
 
@@ -71,6 +79,10 @@ def _run(args: argparse.Namespace) -> int:
         for entry in statuses:
             print(entry.line())
         return 0 if all(entry.answering for entry in statuses) else 1
+    if command == "hadoop":
+        # The tool's output and exit code are the command's: nothing captured, nothing added.
+        cmd = hadoop.command(args.tool, args.args, hadoop.conf_dir())
+        return subprocess.run(cmd, check=False).returncode
     if command == "env":
         lines = stack.env_lines()
         if not lines:
