@@ -3,7 +3,8 @@
 Each batch taken from the channel is serialized (``sink.serializer``: ``text``, ``header_and_text``,
 ``avro_event`` or an import path), flushed and ``fsync``-ed before the take commits, so an event
 leaves the channel only once its bytes are on disk. A new file is started when ``sink.rollInterval``
-seconds have passed since the current one was opened. File names follow Flume's path managers:
+seconds have passed since the current one was opened (the roll policy of :mod:`flafka.sinks.rolling`).
+File names follow Flume's path managers:
 
 * ``DEFAULT``: ``<prefix><sinkStartMillis>-<n>[.<extension>]``, ``n`` counting from 1;
 * ``ROLLTIME``: ``<prefix><yyyyMMddHHmmss>-<n>[.<extension>]`` with the local time at which the file
@@ -54,6 +55,7 @@ from flafka.logging_once import OncePerKind
 from flafka.registry import resolve
 from flafka.serializers.base import EventSerializer
 from flafka.sinks.base import BatchSink, Status
+from flafka.sinks.rolling import Roll, RollingFile, RollPolicy
 
 __all__ = ["RollingFileSink", "RollingFileSinkConfig"]
 
@@ -127,17 +129,16 @@ class RollingFileSinkConfig(ComponentConfig):
 class _OpenFile:
     """The file being written, with what is needed to cut it back after a failed batch."""
 
-    __slots__ = ("batches", "events", "opened_at", "path", "serializer", "stream", "synced")
+    __slots__ = ("batches", "path", "roll", "serializer", "stream", "synced")
 
     serializer: EventSerializer  # set once constructed; _abandon() does not need it
 
-    def __init__(self, path: Path, stream: io.BufferedWriter, opened_at: float):
+    def __init__(self, path: Path, stream: io.BufferedWriter, roll: RollingFile):
         self.path = path
         self.stream = stream
-        self.opened_at = opened_at
+        self.roll = roll  # when to roll it; counts its events
         self.synced = 0  # file length known to be on disk; everything after it is uncommitted
         self.batches = 0
-        self.events = 0
 
 
 class RollingFileSink(BatchSink):
@@ -154,7 +155,7 @@ class RollingFileSink(BatchSink):
         #: Wall-clock seconds for file names (the DEFAULT series start, ROLLTIME stamps).
         self.wall_clock: Callable[[], float] = time.time
         self._directory = Path(config.directory)
-        self._roll_interval = config.roll_interval
+        self._roll_policy = RollPolicy(interval=config.roll_interval)
         self._rolltime = config.path_manager == "ROLLTIME"
         self._suffix = "." + config.extension if config.extension else ""
         # Serializes deliver, roll and stop: stop() may come from another thread than the runner.
@@ -183,7 +184,7 @@ class RollingFileSink(BatchSink):
         self.counter.start()
         log.info(
             "File roll sink %s started. directory=%s serializer=%s rollInterval=%d",
-            self.name, self._directory, self.config.serializer, self._roll_interval,
+            self.name, self._directory, self.config.serializer, self.config.roll_interval,
         )
 
     def stop(self) -> None:
@@ -194,14 +195,12 @@ class RollingFileSink(BatchSink):
 
     def process(self) -> Status:
         current = self._current
-        if (
-            current is not None
-            and self._roll_interval > 0
-            and self.clock() - current.opened_at >= self._roll_interval
-        ):
-            with self._lock:
-                if self._current is current:
-                    self._close(current)
+        if current is not None:
+            reason = current.roll.due(self.clock())
+            if reason is not None:
+                with self._lock:
+                    if self._current is current:
+                        self._close(current, reason)
         return super().process()
 
     def deliver(self, events: list[Event]) -> None:
@@ -226,7 +225,9 @@ class RollingFileSink(BatchSink):
                 ) from exc
             current.synced = synced
             current.batches += 1
-            current.events += len(events) - len(bad)
+            body_bytes = sum(len(event.body) for event in events) - sum(len(event.body) for event, _, _ in bad)
+            current.roll.appended(len(events) - len(bad), body_bytes)
+            current.roll.flushed(self.clock())
         if bad:  # outside the lock: a dead-letter channel may make this wait
             self.set_aside(bad)
 
@@ -261,7 +262,7 @@ class RollingFileSink(BatchSink):
             self.counter.connection_failed_count += 1
             raise DeliveryError(f"file_roll sink {self.name} could not create a file in "
                                 f"{self._directory}: {exc}") from exc
-        current = _OpenFile(path, stream, self.clock())
+        current = _OpenFile(path, stream, self._roll_policy.open(self.clock()))
         try:
             current.serializer = self._serializer_cls(self._serializer_config, stream)
             current.serializer.after_create()
@@ -279,8 +280,9 @@ class RollingFileSink(BatchSink):
         log.info("File roll sink %s opened a file. path=%s", self.name, path)
         return current
 
-    def _close(self, current: _OpenFile) -> None:
-        """Close ``current`` cleanly; on failure keep what was synced (every committed batch)."""
+    def _close(self, current: _OpenFile, reason: Roll | None = None) -> None:
+        """Close ``current`` cleanly (rolled for ``reason``, or at stop); on failure keep what was synced
+        (every committed batch)."""
         self._current = None
         stream = current.stream
         try:
@@ -297,8 +299,9 @@ class RollingFileSink(BatchSink):
             self._abandon(current)
             return
         self.counter.connection_closed_count += 1
-        log.info("File roll sink %s closed a file. path=%s batches=%d events=%d",
-                 self.name, current.path, current.batches, current.events)
+        log.info("File roll sink %s closed a file. path=%s batches=%d events=%d reason=%s",
+                 self.name, current.path, current.batches, current.roll.events,
+                 reason.value if reason is not None else "stop")
 
     def _abandon(self, current: _OpenFile) -> None:
         """Cut ``current`` back to its synced length and close it without flushing its buffer.
@@ -332,7 +335,7 @@ class RollingFileSink(BatchSink):
         if current.batches:
             log.warning("File roll sink %s closed a file after a failed write, keeping its committed "
                         "batches. path=%s batches=%d events=%d",
-                        self.name, current.path, current.batches, current.events)
+                        self.name, current.path, current.batches, current.roll.events)
         else:
             log.warning("File roll sink %s removed a file after a failed write: it held no committed batch. "
                         "path=%s", self.name, current.path)
