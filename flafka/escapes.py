@@ -1,9 +1,10 @@
 """Header escapes in configured text: ``%{name}`` becomes the value of the event's header ``name``.
 
 This is the header part of Flume's ``BucketPath`` escapes (``%{header}``; a missing header becomes the
-empty string, as in Flume). A header name is made of word characters, dots and dashes, as Flume's
-pattern ``%\\{([\\w.-]+)\\}``; anything else after ``%{`` is left as written. The time escapes
-(``%Y``, ``%t`` …) and ``%[localhost]`` belong to the HDFS sink's paths and are not expanded here.
+empty string, as in Flume). A header name is made of ASCII letters, digits, ``_``, dots and dashes, as
+Flume's pattern ``%\\{([\\w.-]+)\\}`` with Java's ASCII ``\\w``; anything else after ``%{`` is left as
+written. The whole escape table (time escapes, ``%[localhost]``, rounding) is
+:class:`flafka.bucket_path.BucketPath`, which builds on :data:`HEADER_ESCAPE`.
 
 The text is parsed once; the returned function only joins strings, and text without ``%{`` costs
 nothing per event::
@@ -20,8 +21,8 @@ from typing import Final
 
 __all__ = ["HEADER_ESCAPE", "compile_header_escapes", "has_header_escapes"]
 
-#: One ``%{name}`` escape; group 1 is the header name.
-HEADER_ESCAPE: Final = re.compile(r"%\{([\w.-]+)\}")
+#: One ``%{name}`` escape; group 1 is the header name. ASCII: Java's ``\w`` leaves ``%{café}`` as written.
+HEADER_ESCAPE: Final = re.compile(r"%\{([\w.-]+)\}", re.ASCII)
 
 
 def has_header_escapes(text: str) -> bool:
