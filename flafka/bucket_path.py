@@ -179,9 +179,8 @@ class BucketPath:
 
     __slots__ = (
         "_by_second", "_flume_headers", "_local", "_no_timestamp", "_one_header", "_parts", "_slots", "_static",
-        "_zone",
-        "header_names", "header_policy", "round_unit", "round_value", "strays", "text", "time_escapes", "time_zone",
-        "unknown_escapes", "use_local_timestamp",
+        "_zone", "header_names", "header_policy", "round_unit", "round_value", "strays", "text", "time_escapes",
+        "time_zone", "unknown_escapes", "use_local_timestamp",
     )
 
     def __init__(
@@ -396,19 +395,15 @@ def _parse(text: str, host_name: Callable[[str], str]) -> tuple[list[_Part], lis
 
 
 def _strays(text: str) -> list[str]:
-    """The ``%`` in ``text`` that start no escape, with what follows up to the next ``%`` or ``/``."""
+    """Each ``%`` of ``text`` outside the escapes, with what it seems meant to open (``%{a b}``, ``%-``)."""
+    inside = {i for match in TAG.finditer(text) for i in range(match.start(), match.end())}
     found: list[str] = []
-    last = 0
-    for match in [*TAG.finditer(text), None]:
-        literal = text[last:match.start()] if match is not None else text[last:]
-        start = literal.find("%")
-        while start >= 0:
-            end = min((i for i in (literal.find("%", start + 1), literal.find("/", start + 1)) if i >= 0),
-                      default=len(literal))
-            found.append(literal[start:end])
-            start = literal.find("%", start + 1)
-        if match is not None:
-            last = match.end()
+    for start, char in enumerate(text):
+        if char != "%" or start in inside:
+            continue
+        closer = {"{": "}", "[": "]"}.get(text[start + 1:start + 2])
+        end = text.find(closer, start) + 1 if closer is not None else 0
+        found.append(text[start:end] if end > 0 else text[start:start + 2])
     return found
 
 

@@ -313,14 +313,14 @@ def test_what_a_template_uses() -> None:
     assert template.header_names == ("topic",)
     assert template.time_escapes == ("%y", "%m", "%d", "%H", "%t")
     assert template.unknown_escapes == ("%q",)
-    assert template.strays == ("%{a b}-", "%")
+    assert template.strays == ("%{a b}", "%")
     assert template.needs_timestamp
     assert template.warnings() == [
         "uses time escapes (%y %m %d %H %t): an event without a timestamp header (epoch milliseconds, e.g. from the "
         "timestamp interceptor) cannot be placed and is set aside; set hdfs.useLocalTimeStamp = true to use the "
         "agent's clock instead",
         "%q is not an escape: it writes nothing",
-        "'%{a b}-' is not an escape and is written as is (header names are letters, digits, '_', '.' and '-')",
+        "'%{a b}' is not an escape and is written as is (header names are letters, digits, '_', '.' and '-')",
         "'%' is not an escape and is written as is (header names are letters, digits, '_', '.' and '-')",
         "an event whose header topic is missing, empty, '.', '..' or holds '/' cannot be placed and is set aside "
         "(Flume writes a missing header as an empty string)",
