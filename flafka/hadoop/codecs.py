@@ -23,15 +23,17 @@ Flume name    Hadoop class                         extension    one member is
 
 A ``BlockCompressorStream`` block is the uncompressed length (4 bytes, big-endian), then chunks, each
 a 4-byte compressed length and that many bytes of one independently compressed piece, until the
-pieces add up to the uncompressed length. Hadoop's reader gives each piece a buffer of
-``io.compression.codec.{snappy,lz4}.buffersize`` (256 KiB by default) and takes a block of
-uncompressed length 0 for the end of the stream, so pieces here never exceed what Hadoop's own
-writer puts in one (the buffer size less the codec's worst-case overhead) and an empty member writes
-nothing at all.
+pieces add up to the uncompressed length. As in Hadoop's writer, writes gather in one block until the
+next one would take it past the largest piece (``io.compression.codec.{snappy,lz4}.buffersize``, 256
+KiB by default, less the codec's worst-case overhead), and a longer write is a block of its own cut
+into pieces of that size: Hadoop's reader decompresses each piece into a buffer of that size. It also
+takes a block of length 0 for the end of the stream, so an empty member writes nothing at all.
 
-For the same input, gzip, default/deflate and snappy members are byte for byte what Hadoop 3.4's Java
-codecs write (compared in the integration tests); bzip2, lz4 and zstd come from other compressor
-implementations (libbz2, liblz4, libzstd), so their bytes differ while their format does not.
+For the same input, gzip and default/deflate members are byte for byte what Hadoop 3.4's Java codecs
+write (both use zlib at level 6; compared in the integration tests, SequenceFiles and streams alike).
+The other codecs come from other compressor implementations (libbz2, liblz4, Rust's snap through
+cramjam, libzstd against Hadoop's CBZip2OutputStream, lz4-java, snappy-java), which choose matches
+and literal runs differently: their bytes differ, their format does not.
 
 Names are matched the way Flume's ``HDFSEventSink.getCodec`` matches them against Hadoop's codec
 classes: the full class name, the simple name, or the simple name without ``Codec``, ignoring case
@@ -275,19 +277,22 @@ def _zstd_decompress(data: bytes) -> bytes:
 # --- BlockCompressorStream (snappy, lz4) ---------------------------------------------------------
 
 
-def _block_compress(data: bytes, max_input: int, raw: Callable[[bytes], bytes]) -> bytes:
-    # One block per piece: Hadoop's reader takes any number of blocks, and a block holding a single
-    # piece is the simplest framing it accepts.
-    parts: list[bytes] = []
+def _block(data: bytes, max_input: int, raw: Callable[[bytes], bytes]) -> bytes:
+    """One block: the length of ``data``, then ``data`` compressed in pieces of at most ``max_input``."""
+    parts = [_INT32.pack(len(data))]
     for start in range(0, len(data), max_input):
-        piece = data[start : start + max_input]
-        compressed = raw(piece)
-        parts += (_TWO_INT32.pack(len(piece), len(compressed)), compressed)
+        compressed = raw(data[start : start + max_input])
+        parts += (_INT32.pack(len(compressed)), compressed)
     return b"".join(parts)
 
 
+def _block_compress(data: bytes, max_input: int, raw: Callable[[bytes], bytes]) -> bytes:
+    return _block(data, max_input, raw) if data else b""
+
+
 class _BlockCompressor:
-    """Buffers up to one piece and writes a block each time the buffer fills (and at finish)."""
+    """``BlockCompressorStream``: writes gather in one block until the next would take it past
+    ``max_input``; a write longer than that is a block of its own, in pieces."""
 
     __slots__ = ("_buffer", "_max_input", "_raw")
 
@@ -297,16 +302,18 @@ class _BlockCompressor:
         self._buffer = bytearray()
 
     def compress(self, data: bytes) -> bytes:
+        out = b""
+        if self._buffer and len(self._buffer) + len(data) > self._max_input:
+            out = self.finish()
+        if len(data) > self._max_input:
+            return out + _block(data, self._max_input, self._raw)
         self._buffer += data
-        if len(self._buffer) < self._max_input:
-            return b""
-        full = len(self._buffer) - len(self._buffer) % self._max_input
-        out = _block_compress(bytes(self._buffer[:full]), self._max_input, self._raw)
-        del self._buffer[:full]
         return out
 
     def finish(self) -> bytes:
-        out = _block_compress(bytes(self._buffer), self._max_input, self._raw)
+        if not self._buffer:
+            return b""
+        out = _block(bytes(self._buffer), self._max_input, self._raw)
         self._buffer.clear()
         return out
 

@@ -6,6 +6,8 @@ import gzip
 import struct
 import zlib
 
+import cramjam
+import lz4.block
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -141,15 +143,20 @@ def test_a_block_holds_its_length_then_one_compressed_piece(codec: Codec) -> Non
 
 @pytest.mark.parametrize(("codec", "max_input"), [(CODECS["snappy"], SNAPPY_MAX_INPUT), (CODECS["lz4"], LZ4_MAX_INPUT)],
                          ids=["snappy", "lz4"])
-def test_block_pieces_stay_within_what_hadoops_reader_buffers(codec: Codec, max_input: int) -> None:
-    # Hadoop's reader decompresses a piece into a 256 KiB buffer: no block may announce more than its
+def test_blocks_gather_writes_and_pieces_stay_within_what_hadoops_reader_buffers(codec: Codec, max_input: int) -> None:
+    # Hadoop's reader decompresses a piece into a 256 KiB buffer: no piece may hold more than its
     # writer's own limit (256 KiB less the codec's worst-case overhead).
-    data = bytes(range(256)) * (3 * max_input // 256 + 7)
-    for member in (codec.compress(data), _streamed(codec, data)):
-        lengths = _block_lengths(member)
-        assert max(lengths) <= max_input < 256 * 1024
-        assert sum(lengths) == len(data)
-        assert codec.decompress(member) == data
+    big = bytes(range(256)) * (2 * max_input // 256 + 7)
+    compressor = codec.compressor()
+    small = b"x" * (max_input // 3 + 1)
+    out = b"".join(compressor.compress(data) for data in (small, small, small, big, small)) + compressor.finish()
+    # Like BlockCompressorStream: two small writes fit a block (one piece), the third starts the next
+    # one; a write longer than a piece is a block of its own, in pieces; what follows starts afresh.
+    assert _blocks(codec, out) == [[2 * len(small)], [len(small)], [max_input, max_input, len(big) - 2 * max_input],
+                                   [len(small)]]
+    assert codec.decompress(out) == small * 3 + big + small
+    assert _blocks(codec, codec.compress(big)) == [[max_input, max_input, len(big) - 2 * max_input]]
+    assert max_input < 256 * 1024
 
 
 @pytest.mark.parametrize("codec", BLOCK_CODECS, ids=ids)
@@ -167,18 +174,22 @@ def test_a_cut_block_is_an_error(codec: Codec) -> None:
             codec.decompress(member[:cut])
 
 
-def _streamed(codec: Codec, data: bytes) -> bytes:
-    compressor = codec.compressor()
-    step = 100_003
-    out = b"".join(compressor.compress(data[i : i + step]) for i in range(0, len(data), step))
-    return out + compressor.finish()
-
-
-def _block_lengths(member: bytes) -> list[int]:
-    """The uncompressed length of each block (each holding one piece, as flafka writes them)."""
-    lengths, offset = [], 0
+def _blocks(codec: Codec, member: bytes) -> list[list[int]]:
+    """The uncompressed length of each piece, block by block."""
+    blocks, offset = [], 0
     while offset < len(member):
-        uncompressed, piece = struct.unpack_from(">ii", member, offset)
-        lengths.append(uncompressed)
-        offset += 8 + piece
-    return lengths
+        (remaining,) = struct.unpack_from(">i", member, offset)
+        offset += 4
+        pieces = []
+        while remaining > 0:
+            (length,) = struct.unpack_from(">i", member, offset)
+            piece = member[offset + 4 : offset + 4 + length]
+            if codec is CODECS["snappy"]:
+                plain = bytes(cramjam.snappy.decompress_raw(piece))
+            else:
+                plain = lz4.block.decompress(piece, uncompressed_size=remaining)
+            pieces.append(len(plain))
+            remaining -= len(plain)
+            offset += 4 + length
+        blocks.append(pieces)
+    return blocks
