@@ -55,10 +55,14 @@ def small_channel(capacity: int) -> MemoryChannel:
 
 
 def write_file(path: Path, lines: list[str], mtime: int | None = None) -> None:
+    """Place a complete file, as spooldir requires: written under a hidden name (which the source skips),
+    then renamed, so a running source never sees it half written or before its mtime is set."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes("".join(line + "\n" for line in lines).encode())
+    hidden = path.with_name(f".{path.name}.writing")
+    hidden.write_bytes("".join(line + "\n" for line in lines).encode())
     if mtime is not None:
-        os.utime(path, (mtime, mtime))
+        os.utime(hidden, (mtime, mtime))
+    hidden.rename(path)
 
 
 def collect(channel: MemoryChannel, count: int, into: list[bytes] | None = None) -> list[bytes]:
@@ -92,7 +96,8 @@ def test_lines_of_several_files_arrive_once_in_file_order_then_files_are_renamed
     assert [e.body for e in drain(channel)] == expected  # oldest file first, lines in order, nothing twice
     assert source.counter.event_accepted_count == 177
     assert source.counter.append_batch_accepted_count == 5 + 12 + 1
-    assert not (spool / ".flumespool" / META_FILE_NAME).exists()
+    # The tracker goes once the last file's rename is on disk (just after the rename shows).
+    wait_until(lambda: not (spool / ".flumespool" / META_FILE_NAME).exists(), TIMEOUT, message="tracker removed")
     assert (spool / "a.log.COMPLETED").read_bytes().count(b"\n") == 120
 
 
