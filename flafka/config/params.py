@@ -184,6 +184,9 @@ class ComponentConfig:
 
     #: True for configurations that take any key (custom components without a declaration).
     accepts_any_key: ClassVar[bool] = False
+    #: The declared key of the parameter holding the events per channel transaction, if there is one:
+    #: :meth:`events_per_transaction` returns its value, and the planner points at it when it is too big.
+    batch_size_key: ClassVar[str | None] = None
 
     @classmethod
     def params(cls) -> list[ParamSpec]:
@@ -304,7 +307,18 @@ class ComponentConfig:
 
     def events_per_transaction(self) -> int | None:
         """Events per channel transaction this component uses (checked against transactionCapacity)."""
-        return None
+        spec = self.batch_size_param()
+        return None if spec is None else typing.cast(int, getattr(self, spec.attr))
+
+    @classmethod
+    def batch_size_param(cls) -> ParamSpec | None:
+        """The declaration :attr:`batch_size_key` names."""
+        if cls.batch_size_key is None:
+            return None
+        for spec in cls.params():
+            if spec.key == cls.batch_size_key:
+                return spec
+        raise TypeError(f"{cls.__qualname__}.batch_size_key names {cls.batch_size_key!r}, which it does not declare")
 
     def max_events_per_transaction(self) -> int | None:
         """For channel configurations: the transactionCapacity sources and sinks must fit in."""

@@ -198,7 +198,9 @@ class _Planner:
         if not (known and limit_known):
             return
         if batch is not None and limit is not None and batch > limit:
-            where = next((p.location for k, p in spec.props.items() if "atchSize" in k), spec.anchor)
+            declared = type(parsed.variants[0]).batch_size_param()
+            where = next((spec.props[n].location for n in (declared.names if declared else ()) if n in spec.props),
+                         spec.anchor)
             self.error(where, spec.path, None,
                        f"batch size {batch} exceeds transactionCapacity {limit} of channel {channel}; "
                        f"raise channels.{channel}.transactionCapacity or lower the batch size")

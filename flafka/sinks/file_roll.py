@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from flafka.config.diagnostics import Diagnostic, Location
 from flafka.config.params import ComponentConfig, param, prefixed
@@ -82,6 +82,8 @@ def _serializer_config(
 
 @dataclass(frozen=True, kw_only=True)
 class RollingFileSinkConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "sink.batchSize"
+
     directory: str = param("sink.directory", doc="Directory the files are written to (created if missing).")
     roll_interval: int = param(
         "sink.rollInterval",
@@ -121,9 +123,6 @@ class RollingFileSinkConfig(ComponentConfig):
             for d in diagnostics
             if d.is_error
         ]
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
 
 class _OpenFile:

@@ -102,7 +102,7 @@ import threading
 import time
 from collections.abc import Container, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -159,6 +159,8 @@ def topic_problem(topic: str) -> str | None:
 
 @dataclass(frozen=True, kw_only=True)
 class KafkaSinkConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "flumeBatchSize"
+
     bootstrap_servers: str = param(
         "kafka.bootstrap.servers", deprecated=("brokerList",),
         doc="Comma-separated brokers (host:port) the producer connects to first.")
@@ -213,9 +215,6 @@ class KafkaSinkConfig(ComponentConfig):
     kafka: dict[str, str] = prefixed(
         "kafka.", doc="Flume 1.6: Kafka 0.8 producer properties; mapped to the modern producer when they have an "
                       "equivalent, with a warning.")
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
     def _legacy(self) -> dict[str, str]:
         legacy = {k: v for k, v in self.kafka.items()

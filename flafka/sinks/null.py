@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import ClassVar
 
 from flafka.config.params import ComponentConfig, param
 from flafka.event import Event
@@ -14,13 +15,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class NullSinkConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "batchSize"
+
     batch_size: int = param("batchSize", default=100, minimum=1, doc="Events per channel transaction.")
     log_every_n_events: int = param(
         "logEveryNEvents", default=10000, minimum=0, doc="Log progress every N events (0: never)."
     )
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
 
 class NullSink(BatchSink):

@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, ClassVar
 
 from flafka.config.checks import is_text_encoding
 from flafka.config.params import ComponentConfig, param
@@ -54,6 +54,8 @@ _JOIN_TIMEOUT = 5.0  # the reader may be in a last delivery, bounded by the chan
 
 @dataclass(frozen=True, kw_only=True)
 class ExecSourceConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "batchSize"
+
     command: str = param("command", doc="Command to run; each line of its standard output becomes an event.")
     shell: str | None = param(
         "shell",
@@ -89,9 +91,6 @@ class ExecSourceConfig(ComponentConfig):
         if not is_text_encoding(self.charset):
             problems.append(("charset", f"unknown character set {self.charset!r}"))
         return problems
-
-    def events_per_transaction(self) -> int:
-        return self.events_per_batch
 
     def argv(self) -> list[str]:
         """The program and arguments to run, as Flume builds them."""

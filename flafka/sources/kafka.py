@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from kafka import AsyncConsumerRebalanceListener, KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError
@@ -102,6 +102,8 @@ class _DeadLetter:
 
 @dataclass(frozen=True, kw_only=True)
 class KafkaSourceConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "batchSize"
+
     bootstrap_servers: str | None = param(
         "kafka.bootstrap.servers", default=None,
         doc="Comma-separated brokers. When absent, brokers are looked up in `zookeeperConnect`.")
@@ -141,9 +143,6 @@ class KafkaSourceConfig(ComponentConfig):
     consumer: dict[str, str] = prefixed("kafka.consumer.", doc="Kafka consumer properties (Java names).")
     kafka: dict[str, str] = prefixed("kafka.", doc="Flume 1.6: Kafka 0.8 consumer properties (mapped when they "
                                                    "have a modern equivalent, with a warning).")
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
     def _legacy(self) -> dict[str, str]:
         return {k: v for k, v in self.kafka.items()

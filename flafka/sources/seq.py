@@ -7,6 +7,7 @@ reaches the channel exactly once (Flume does the same). After ``totalEvents`` th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from flafka.config.params import ComponentConfig, param
 from flafka.errors import FlafkaError
@@ -18,14 +19,13 @@ _LONG_MAX = 2**63 - 1
 
 @dataclass(frozen=True, kw_only=True)
 class SequenceSourceConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "batchSize"
+
     batch_size: int = param("batchSize", default=1, minimum=1, doc="Events per channel transaction.")
     total_events: int = param("totalEvents", default=_LONG_MAX, minimum=0, doc="How many events to generate.")
     backoff_sleep_increment: int = param("backoffSleepIncrement", default=1000, minimum=0,
                                          doc="Runner back-off step after a failed or empty batch, ms.")
     max_backoff_sleep: int = param("maxBackoffSleep", default=5000, minimum=0, doc="Runner back-off cap, ms.")
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
 
 class SequenceSource(PollableSource):

@@ -33,6 +33,7 @@ import os
 import random
 import threading
 from dataclasses import dataclass
+from typing import ClassVar
 
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import FlafkaError
@@ -61,6 +62,8 @@ Identity = tuple[int, int, int]
 
 @dataclass(frozen=True, kw_only=True)
 class SpoolDirectorySourceConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "batchSize"
+
     spool_dir: str = param("spoolDir", doc="Directory to read files from.")
     file_suffix: str = param(
         "fileSuffix", default=".COMPLETED", doc="Suffix appended to a file's name once it is fully delivered."
@@ -139,9 +142,6 @@ class SpoolDirectorySourceConfig(ComponentConfig):
         doc="Deprecated: sets deserializer.maxLineLength of the LINE deserializer (and wins over it).",
     )
     buffer_max_lines: int | None = param("bufferMaxLines", default=None, doc="Obsolete and ignored, as in Flume.")
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
     def effective_deserializer_options(self) -> dict[str, str]:
         options = dict(self.deserializer_options)

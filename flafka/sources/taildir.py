@@ -39,6 +39,7 @@ import re
 import stat
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.errors import FlafkaError
@@ -57,6 +58,8 @@ BYTE_OFFSET_HEADER = "byteoffset"
 
 @dataclass(frozen=True, kw_only=True)
 class TaildirSourceConfig(ComponentConfig):
+    batch_size_key: ClassVar[str] = "batchSize"
+
     filegroups: list[str] = param("filegroups", doc="Space-separated names of the file groups.")
     filegroup_paths: dict[str, str] = prefixed(
         "filegroups.",
@@ -110,9 +113,6 @@ class TaildirSourceConfig(ComponentConfig):
     )
     file_header: bool = param("fileHeader", default=False, doc="Add the file's absolute path as a header.")
     file_header_key: str = param("fileHeaderKey", default="file", doc="Header name for the absolute path.")
-
-    def events_per_transaction(self) -> int:
-        return self.batch_size
 
     def check(self) -> list[tuple[str | None, str]]:
         problems: list[tuple[str | None, str]] = []

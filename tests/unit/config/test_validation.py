@@ -211,6 +211,22 @@ def test_batch_size_above_transaction_capacity() -> None:
     ]
 
 
+@pytest.mark.parametrize(("sink", "key"), [
+    ("a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = /tmp/out\n", "sink.batchSize"),
+    ("a1.sinks.k1.type = kafka\na1.sinks.k1.kafka.bootstrap.servers = b:9092\na1.sinks.k1.kafka.topic = t\n",
+     "flumeBatchSize"),
+    ("a1.sinks.k1.type = kafka\na1.sinks.k1.kafka.bootstrap.servers = b:9092\na1.sinks.k1.kafka.topic = t\n",
+     "batchSize"),  # Flume 1.6's name (deprecated): still where the batch size is
+])
+def test_the_batch_size_error_points_at_the_key_the_component_declares(sink: str, key: str) -> None:
+    text = BASE.replace("a1.sinks.k1.type = null\n", sink) + f"a1.sinks.k1.{key} = 500\n"
+    line = text.count("\n")
+    assert errors(text) == [
+        f"agent.properties:{line}: sinks.k1: batch size 500 exceeds transactionCapacity 100 of channel c1; "
+        "raise channels.c1.transactionCapacity or lower the batch size"
+    ]
+
+
 def test_interceptor_missing_type_and_unknown_type() -> None:
     text = BASE + "a1.sources.r1.interceptors = i1\n"
     assert errors(text) == [
