@@ -24,6 +24,7 @@ _TITLES = {
     "serializer": "Event serializers (`sink.serializer.*` of file_roll, `serializer.*` of hdfs)",
     "extractor_serializer": "regex_extractor serializers (`serializers.<s>.*`)",
     "deserializer": "spooldir deserializers (`deserializer.*`)",
+    "http_handler": "HTTP source handlers (`handler.*` of http)",
 }
 
 #: Keys every component of a kind accepts (flafka extensions), shown before that kind's components.

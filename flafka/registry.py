@@ -33,6 +33,7 @@ KINDS = (
     "serializer",
     "extractor_serializer",
     "deserializer",
+    "http_handler",
 )
 
 _FLUME = "org.apache.flume."
@@ -134,6 +135,13 @@ BUILTINS: dict[str, tuple[Builtin, ...]] = {
         _b("LINE", "flafka.sources.deserializers:LineDeserializer", "serialization.LineDeserializer$Builder"),
         _b("AVRO", "flafka.sources.deserializers:AvroDeserializer",
            "serialization.AvroEventDeserializer$Builder"),
+        _b("BlobDeserializer", None, "sink.solr.morphline.BlobDeserializer$Builder",
+           later="no plan: a Python EventDeserializer class can read a whole file"),
+    ),
+    "http_handler": (
+        _b("JSON", "flafka.sources.http:JSONHandler", "source.http.JSONHandler"),
+        _b("BLOB", None, "sink.solr.morphline.BlobHandler",
+           later="no plan: a Python HTTPSourceHandler class can take the body as one event"),
     ),
 }
 
@@ -145,8 +153,9 @@ _BASES: dict[str, str | None] = {
     "selector": "flafka.selectors:ChannelSelector",
     "sink_processor": "flafka.runtime.sink_processors:SinkProcessor",
     "serializer": "flafka.serializers.base:EventSerializer",
-    "extractor_serializer": None,
-    "deserializer": None,
+    "extractor_serializer": "flafka.interceptors.regex_extractor:ExtractorSerializer",
+    "deserializer": "flafka.sources.deserializers:EventDeserializer",
+    "http_handler": "flafka.sources.http:HTTPSourceHandler",
 }
 
 _LABELS = {
@@ -159,7 +168,13 @@ _LABELS = {
     "serializer": "event serializer",
     "extractor_serializer": "regex_extractor serializer",
     "deserializer": "spooldir deserializer",
+    "http_handler": "HTTP source handler",
 }
+
+
+def label(kind: str) -> str:
+    """How messages name a component of ``kind`` (``event serializer``, ...)."""
+    return _LABELS[kind]
 
 
 def _load(target: str) -> Any:
@@ -192,7 +207,20 @@ def builtin_for(kind: str, type_name: str) -> Builtin | None:
 
 
 def resolve(kind: str, type_name: str) -> type[Any]:
-    """The class for ``type_name``; raises :class:`ComponentNotFound` saying what was tried."""
+    """The class for ``type_name``; raises :class:`ComponentNotFound` saying what was tried.
+
+    A custom module that raises while it is imported is a configuration problem too (reported, not a
+    crash of ``--check``): its exception becomes the :class:`ComponentNotFound`'s cause.
+    """
+    try:
+        return _resolve(kind, type_name)
+    except ComponentNotFound:
+        raise
+    except Exception as exc:
+        raise ComponentNotFound(f"importing '{type_name}' failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _resolve(kind: str, type_name: str) -> type[Any]:
     label = _LABELS[kind]
     builtin = builtin_for(kind, type_name)
     if builtin is not None:

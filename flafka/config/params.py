@@ -14,6 +14,18 @@ The field's annotation is the type the text value is converted to (``str``, ``in
 component into an instance and reports every problem (bad value, missing key, unknown key with a
 "did you mean", deprecated name) as a :class:`~flafka.config.diagnostics.Diagnostic` with its line.
 
+A nested component (an event serializer, a spooldir deserializer, an HTTP handler, a regex_extractor
+serializer, ...) is declared with :func:`nested` (one, named by a key) or :func:`nested_list` (several,
+named in a list)::
+
+    serializer: Nested[EventSerializer] = nested("sink.serializer", kind="serializer", default="TEXT")
+
+Its type is resolved through :mod:`flafka.registry` (aliases, Flume class names, import paths, with a
+"did you mean") and its options, the keys under ``sink.serializer.``, are parsed by the nested class's
+own ``config_class``, from the same properties, so a problem in them is reported with its full key
+(``sink.serializer.appendNewline``) and its line, exactly as a top-level key's. The field holds a
+:class:`Nested`: the class, its parsed config, and :meth:`Nested.build` to make an instance.
+
 Every independent problem of a component is reported in one run: a bad value does not hide the cross-field
 checks (:meth:`ComponentConfig.check`) of the other values. Those run on stand-in configurations that hold the
 good values and, for each bad one, a few different stand-ins (its default, a low and a high value); only the
@@ -32,8 +44,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
-from flafka.config.diagnostics import Diagnostic, Location, Severity, did_you_mean
+from flafka import registry
+from flafka.config.diagnostics import Diagnostic, Location, Severity, did_you_mean, suggest
 from flafka.config.properties import Prop
+from flafka.errors import ComponentNotFound
 
 _META = "flafka.param"
 
@@ -50,6 +64,21 @@ REQUIRED: Any = _Required()
 _INT_RE = re.compile(r"[+-]?\d+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 C = TypeVar("C", bound="ComponentConfig")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NestedSpec:
+    """How a nested component is declared: its registry kind and where its keys are."""
+
+    kind: str  #: registry kind (``serializer``, ``deserializer``, ``http_handler``, ...)
+    options: str  #: prefix of its options; for a list, of its items (``serializers.`` + name + ``.``)
+    many: bool = False  #: a list: the parameter's value names the items
+    item_default: str = ""  #: for a list: the type of an item without a type key
+    type_key: str = "type"  #: for a list: the key under an item's prefix that names its type
+    item_label: str = "name"  #: for a list: how the docs write an item's name (``serializers.<s>.type``)
+    type_doc: str = ""
+    options_doc: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +98,7 @@ class ParamSpec:
     maximum: float | None = None
     parse: Callable[[str], Any] | None = None
     prefix: bool = False
+    nested: NestedSpec | None = None
 
     @property
     def required(self) -> bool:
@@ -129,6 +159,93 @@ def param(
 def prefixed(prefix: str, *, doc: str = "") -> Any:
     """Declare a ``dict[str, str]`` field holding every key that starts with ``prefix`` (stripped)."""
     return field(default_factory=dict, metadata={_META: ParamSpec(key=prefix, doc=doc, prefix=True)})
+
+
+@dataclass(frozen=True)
+class Nested(Generic[T]):
+    """A nested component: the class its type key named and the configuration of its options.
+
+    ``T`` is the base class of its kind (``EventSerializer``, ...). ``prefix`` is where its options
+    are, relative to the component (``sink.serializer.``); ``name`` is the name it is listed under in
+    a :func:`nested_list` (empty otherwise). ``warnings`` are the warnings its options got (also
+    reported by the planner), for a component that logs them when it starts.
+    """
+
+    kind: str
+    type_name: str  #: as written, or the default
+    cls: type[T]
+    config: Any
+    prefix: str
+    name: str = ""
+    warnings: tuple[Diagnostic, ...] = field(default=(), compare=False)
+
+    def build(self, *args: Any, **kwargs: Any) -> T:
+        """A new instance: ``cls(config, *args, **kwargs)``."""
+        factory: Callable[..., T] = self.cls
+        return factory(self.config, *args, **kwargs)
+
+    def with_config(self, config: Any) -> Nested[T]:
+        """The same class with another configuration (e.g. one a deprecated top-level key overrides)."""
+        return dataclasses.replace(self, config=config)
+
+
+def nested(
+    key: str,
+    *,
+    kind: str,
+    default: Any = REQUIRED,
+    options: str | None = None,
+    aliases: Iterable[str] = (),
+    deprecated: Iterable[str] = (),
+    doc: str = "",
+    options_doc: str = "",
+) -> Any:
+    """Declare a :class:`Nested` field: ``key`` names the type (``default`` when unset), the keys under
+    ``options`` (default ``key + "."``) configure it."""
+    prefix = options if options is not None else key + "."
+    spec = ParamSpec(key=key, default=default, aliases=tuple(aliases), deprecated=tuple(deprecated), doc=doc,
+                     nested=NestedSpec(kind, prefix, options_doc=options_doc))
+    if default is REQUIRED:
+        return field(metadata={_META: spec})
+    return field(default_factory=lambda: default_nested(kind, default, prefix), metadata={_META: spec})
+
+
+def nested_list(
+    key: str,
+    *,
+    kind: str,
+    item_default: str,
+    type_key: str = "type",
+    default: list[str] | Any = REQUIRED,
+    doc: str = "",
+    type_doc: str = "",
+    options_doc: str = "",
+    item_label: str = "name",
+) -> Any:
+    """Declare a ``list[Nested[T]]`` field: ``key`` lists names (space-separated); the item ``<name>`` has
+    its type in ``<key>.<name>.<type_key>`` (``item_default`` when unset) and its options under
+    ``<key>.<name>.``, as the interceptors of a source."""
+    spec = ParamSpec(key=key, default=default, doc=doc,
+                     nested=NestedSpec(kind, key + ".", many=True, item_default=item_default, type_key=type_key,
+                                       item_label=item_label, type_doc=type_doc, options_doc=options_doc))
+    if default is REQUIRED:
+        return field(metadata={_META: spec})
+    names = list(default)
+    return field(default_factory=lambda: [default_nested(kind, item_default, f"{key}.{n}.", n) for n in names],
+                 metadata={_META: spec})
+
+
+def nested_config_class(cls: type[Any]) -> type[ComponentConfig]:
+    """The configuration class of a nested component class (one that declares none takes any key)."""
+    config_class: type[ComponentConfig] = getattr(cls, "config_class", RawConfig)
+    return config_class
+
+
+def default_nested(kind: str, type_name: str, prefix: str, name: str = "") -> Nested[Any]:
+    """``type_name`` of ``kind`` with every option at its default (raises if it cannot be resolved or has
+    required options)."""
+    cls = registry.resolve(kind, type_name)
+    return Nested(kind, type_name, cls, nested_config_class(cls)(), prefix, name)
 
 
 def _parse_bool(text: str) -> bool:
@@ -212,27 +329,43 @@ class ComponentConfig:
         return parsed.config, parsed.diagnostics
 
     @classmethod
-    def parse_all(cls, props: Mapping[str, Prop], component: str) -> Parsed[Self]:
+    def parse_all(cls, props: Mapping[str, Prop], component: str, key_prefix: str = "") -> Parsed[Self]:
         """Like :meth:`parse`, also returning the stand-in configurations for checks across components.
 
         When values are bad, :meth:`check` and :meth:`check_warnings` still run, on stand-ins built
         from the good values and, for each bad or missing one, its default, a low and a high value of
         its type. A problem is reported only when every stand-in yields it (so it does not depend on
         what the bad value would have been) and it is not about a key that already has an error.
+
+        ``key_prefix`` is put before every key the diagnostics name (in their key and in their
+        messages): a nested component's keys are shown as its parent's (``sink.serializer.`` + key).
         """
         diagnostics: list[Diagnostic] = []
         values: dict[str, Any] = {}
         used: set[str] = set()
         bad: list[ParamSpec] = []
+        stand_ins: dict[str, list[Any]] = {}
 
         def report(severity: Severity, key: str | None, message: str, where: Location | None) -> None:
-            diagnostics.append(Diagnostic(severity, where, component, key, message))
+            shown = key_prefix + key if key else (key_prefix.removesuffix(".") or None)
+            diagnostics.append(Diagnostic(severity, where, component, shown, message))
 
         for spec in cls.params():
             if spec.prefix:
                 group = {k[len(spec.key) :]: p.value for k, p in props.items() if k.startswith(spec.key)}
                 used.update(spec.key + k for k in group)
                 values[spec.attr] = group
+                continue
+            if spec.nested is not None:
+                found = _parse_nested(spec, spec.nested, props, component, key_prefix)
+                diagnostics.extend(found.diagnostics)
+                used.update(found.used)
+                if found.ok:
+                    values[spec.attr] = found.value
+                else:
+                    bad.append(spec)
+                    if found.stand_in is not None:
+                        stand_ins[spec.attr] = [found.stand_in]
                 continue
             present = [name for name in spec.names if name in props]
             if not present:
@@ -241,17 +374,8 @@ class ComponentConfig:
                     bad.append(spec)
                 continue
             used.update(present)
-            chosen = spec.key if spec.key in present else present[0]
+            chosen = _chosen(spec, present, props, report, key_prefix)
             prop = props[chosen]
-            for name in present:
-                if name in spec.deprecated:
-                    report(
-                        Severity.WARNING,
-                        name,
-                        f"is deprecated, use {spec.key}"
-                        + (" (ignored: the new name is set)" if name != chosen else ""),
-                        props[name].location,
-                    )
             try:
                 values[spec.attr] = _convert(spec, prop.value)
             except ValueError as exc:
@@ -263,7 +387,9 @@ class ComponentConfig:
             for key, prop in props.items():
                 if key in used or any(key.startswith(s.key) for s in cls.params() if s.prefix):
                     continue
-                report(Severity.WARNING, key, "unknown property, ignored" + did_you_mean(key, known),
+                hit = suggest(key, known)
+                report(Severity.WARNING, key,
+                       "unknown property, ignored" + (f" (did you mean '{key_prefix}{hit}'?)" if hit else ""),
                        prop.location)
         elif "properties" in {f.name for f in dataclasses.fields(cls)}:
             values["properties"] = {k: p.value for k, p in props.items()}
@@ -275,13 +401,14 @@ class ComponentConfig:
                          if n in props), None)
 
         if bad:
-            variants = _stand_ins(cls, values, bad)
+            variants = _stand_ins(cls, values, bad, stand_ins)
+            shown_bad = {d.key for d in diagnostics if d.is_error}
             bad_keys = {name for spec in bad for name in spec.names}
             checks: tuple[tuple[Severity, Callable[[Self], Iterable[tuple[str | None, str]]]], ...] = (
                 (Severity.ERROR, lambda c: c.check()), (Severity.WARNING, lambda c: c.check_warnings()))
             for severity, method in checks:
                 for checked_key, message in _agreed(variants, method):
-                    if checked_key not in bad_keys:
+                    if checked_key not in bad_keys and (key_prefix + (checked_key or "")) not in shown_bad:
                         report(severity, checked_key, message, where_is(checked_key))
             return Parsed(None, diagnostics, variants)
         try:
@@ -364,8 +491,137 @@ class RawConfig(ComponentConfig):
     properties: dict[str, str] = field(default_factory=dict)
 
 
+Report = Callable[[Severity, "str | None", str, "Location | None"], None]
+
+
+def _chosen(spec: ParamSpec, present: list[str], props: Mapping[str, Prop], report: Report, key_prefix: str) -> str:
+    """Which of the names of ``spec`` set in ``props`` counts (its key wins); warns of deprecated names."""
+    chosen = spec.key if spec.key in present else present[0]
+    for name in present:
+        if name in spec.deprecated:
+            report(
+                Severity.WARNING,
+                name,
+                f"is deprecated, use {key_prefix}{spec.key}"
+                + (" (ignored: the new name is set)" if name != chosen else ""),
+                props[name].location,
+            )
+    return chosen
+
+
+@dataclass
+class _NestedParse:
+    """What parsing one nested parameter found; ``stand_in`` replaces a bad value in cross-field checks."""
+
+    value: Any = None
+    ok: bool = True
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    used: set[str] = field(default_factory=set)
+    stand_in: Any = None
+
+
+def _parse_nested(spec: ParamSpec, how: NestedSpec, props: Mapping[str, Prop], component: str,
+                  key_prefix: str) -> _NestedParse:
+    return _NestedParser(spec, how, props, component, key_prefix).parse()
+
+
+class _NestedParser:
+    """Parses one :func:`nested` or :func:`nested_list` parameter of a component."""
+
+    def __init__(self, spec: ParamSpec, how: NestedSpec, props: Mapping[str, Prop], component: str,
+                 key_prefix: str) -> None:
+        self.spec, self.how, self.props = spec, how, props
+        self.component, self.key_prefix = component, key_prefix
+        self.found = _NestedParse()
+
+    def report(self, severity: Severity, key: str | None, message: str, where: Location | None) -> None:
+        self.found.diagnostics.append(
+            Diagnostic(severity, where, self.component, self.key_prefix + (key or self.spec.key), message))
+
+    def parse(self) -> _NestedParse:
+        spec, how, props, found = self.spec, self.how, self.props, self.found
+        present = [name for name in spec.names if name in props]
+        found.used.update(present)
+        found.used.update(k for k in props if k.startswith(how.options))
+        prop = props[_chosen(spec, present, props, self.report, self.key_prefix)] if present else None
+        if prop is None and spec.required:
+            self.report(Severity.ERROR, spec.key, "is required" + _doc_hint(spec), None)
+            found.ok = False
+            return found
+        where = prop.location if prop is not None else None
+        if not how.many:
+            type_name = prop.value.strip() if prop is not None else spec.default
+            found.value = self.one(type_name, spec.default, prefix=how.options, name="", type_key=spec.key,
+                                   where=where)
+            found.ok = found.value is not None
+            return found
+        names = list(dict.fromkeys(prop.value.split())) if prop is not None else list(spec.default)
+        items = []
+        for name in names:
+            type_key = f"{how.options}{name}.{how.type_key}"
+            type_prop = props.get(type_key)
+            item = self.one(type_prop.value.strip() if type_prop else how.item_default, how.item_default,
+                            prefix=f"{how.options}{name}.", name=name, type_key=type_key,
+                            where=type_prop.location if type_prop else where)
+            found.ok = found.ok and item is not None
+            items.append(item)
+        self.unlisted(names)
+        found.value = items
+        if not found.ok:
+            found.stand_in = []
+        return found
+
+    def one(self, type_name: str, default: Any, *, prefix: str, name: str, type_key: str,
+            where: Location | None) -> Nested[Any] | None:
+        """One nested component: resolve ``type_name``, parse the keys under ``prefix`` with its config class."""
+        kind, found = self.how.kind, self.found
+        try:
+            cls = registry.resolve(kind, type_name)
+        except ComponentNotFound as exc:
+            self.report(Severity.ERROR, type_key, str(exc), where)
+            found.stand_in = _stand_in_nested(kind, default, prefix, name)
+            return None
+        options = {k[len(prefix):]: p for k, p in self.props.items() if k.startswith(prefix) and k != type_key}
+        parsed = nested_config_class(cls).parse_all(options, self.component, self.key_prefix + prefix)
+        # A key the nested class requires has no line of its own: point at the key that chose the class.
+        shown = [d if d.location is not None else dataclasses.replace(d, location=where) for d in parsed.diagnostics]
+        found.diagnostics.extend(shown)
+        if parsed.config is None:
+            found.stand_in = (_stand_in_nested(kind, type_name, prefix, name)
+                              or _stand_in_nested(kind, default, prefix, name))
+            return None
+        return Nested(kind, type_name, cls, parsed.config, prefix, name, tuple(d for d in shown if not d.is_error))
+
+    def unlisted(self, names: list[str]) -> None:
+        """Warn of keys under the list's prefix that belong to no listed item."""
+        how, label = self.how, registry.label(self.how.kind)
+        for key, prop in self.props.items():
+            if not key.startswith(how.options) or any(key.startswith(f"{how.options}{n}.") for n in names):
+                continue
+            name = key[len(how.options):].partition(".")[0]
+            if name in names:
+                message = (f"unknown property, ignored (the keys of {label} '{name}' are under "
+                           f"{self.key_prefix}{how.options}{name}.)")
+            else:
+                message = (f"{label} '{name}' is not listed in {self.key_prefix}{self.spec.key}; ignored"
+                           + did_you_mean(name, names))
+            self.report(Severity.WARNING, key, message, prop.location)
+
+
+def _stand_in_nested(kind: str, type_name: Any, prefix: str, name: str) -> Nested[Any] | None:
+    """``type_name`` with its default options, or None when that cannot be had."""
+    if type_name is REQUIRED:
+        return None
+    try:
+        return default_nested(kind, type_name, prefix, name)
+    except Exception:  # unresolvable, or options without defaults: no stand-in, no cross-field checks
+        return None
+
+
 def _stand_in_values(spec: ParamSpec) -> list[Any] | None:
     """The default, a low and a high value of ``spec``'s type; None for a type without known values."""
+    if spec.nested is not None:  # a nested value's stand-in comes from its parse (see _parse_nested)
+        return None
     first = [] if spec.required else [list(spec.default) if isinstance(spec.default, list) else spec.default]
     if spec.parse is not None:
         return None
@@ -384,9 +640,11 @@ def _stand_in_values(spec: ParamSpec) -> list[Any] | None:
     return None
 
 
-def _stand_ins(cls: type[C], values: Mapping[str, Any], bad: list[ParamSpec]) -> tuple[C, ...]:
-    """Configurations of ``cls`` with ``values`` and each stand-in of the ``bad`` parameters in turn."""
-    choices = [(spec.attr, _stand_in_values(spec)) for spec in bad]
+def _stand_ins(cls: type[C], values: Mapping[str, Any], bad: list[ParamSpec],
+               known: Mapping[str, list[Any]]) -> tuple[C, ...]:
+    """Configurations of ``cls`` with ``values`` and each stand-in of the ``bad`` parameters in turn
+    (``known``: the stand-ins of some, by attribute)."""
+    choices = [(spec.attr, known[spec.attr] if spec.attr in known else _stand_in_values(spec)) for spec in bad]
     if any(options is None for _, options in choices):
         return ()
     variants: list[C] = []
@@ -470,4 +728,11 @@ def params_table(config_class: type[ComponentConfig]) -> str:
         doc = spec.doc + ("" if not extra else (" " if spec.doc else "") + "(" + "; ".join(extra) + ")")
         default = spec.default_text()
         rows.append(f"| {name} | {'`' + default + '`' if default else ''} | {doc} |")
+        how = spec.nested
+        if how is not None and how.many:
+            item = f"{how.options}<{how.item_label}>."
+            rows.append(f"| `{item}{how.type_key}` | `{how.item_default}` | {how.type_doc} |")
+            rows.append(f"| `{item}*` |  | {how.options_doc} |")
+        elif how is not None:
+            rows.append(f"| `{how.options}*` |  | {how.options_doc} |")
     return "\n".join(rows)

@@ -125,10 +125,7 @@ class _Planner:
         try:
             return registry.resolve(kind, type_name)
         except ComponentNotFound as exc:
-            hint = f" Did you mean '{exc.suggestion}'?" if exc.suggestion else ""
-            self.error(where, component, key, exc.message + hint)
-        except Exception as exc:  # a custom class whose import raised: report, do not crash --check
-            self.error(where, component, key, f"importing '{type_name}' failed: {type(exc).__name__}: {exc}")
+            self.error(where, component, key, str(exc))
         return None
 
     def parse(self, cls: type[Any], props: Mapping[str, Prop], component: str, key_prefix: str,

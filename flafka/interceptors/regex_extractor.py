@@ -6,8 +6,9 @@ list ``serializers``, into the header ``serializers.<s>.name``. Extra groups are
 without a match is left unchanged. ``serializers.<s>.type`` picks the serializer: omitted or
 ``DEFAULT`` passes the text through; otherwise it names a class, Flume's
 ``org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer`` (built in) or a Python
-subclass of :class:`ExtractorSerializer` (``pkg.mod:Class``). Every ``serializers.<s>.*`` key is
-given to the serializer.
+subclass of :class:`ExtractorSerializer` (``pkg.mod:Class``). The ``serializers.<s>.*`` keys configure
+the serializer (a nested component, see :func:`flafka.config.params.nested_list`): a mistake in one is
+reported with its full key and line.
 
 Differences from Flume:
 
@@ -29,31 +30,53 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import ClassVar
 
-from flafka.config.params import ComponentConfig, param, prefixed
-from flafka.errors import ComponentNotFound
+from flafka.config.params import ComponentConfig, Nested, nested_list, param
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.java_regex import compile_java_regex
 from flafka.logging_once import OncePerKind
-from flafka.registry import resolve
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtractorSerializerConfig(ComponentConfig):
+    """What every regex_extractor serializer is configured with: the header its group goes to."""
+
+    name: str = param("name", doc="The header that receives this serializer's regex group.")
+
+    def check(self) -> list[tuple[str | None, str]]:
+        return [] if self.name.strip() else [("name", "must not be empty: it is the header that receives the group")]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CustomExtractorSerializerConfig(ExtractorSerializerConfig):
+    """A serializer that declares no parameters of its own gets every key, as text, in ``properties``."""
+
+    accepts_any_key: ClassVar[bool] = True
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 class ExtractorSerializer:
     """Turns the text of one regex group into a header value.
 
-    Subclass it for a custom serializer: ``props`` holds every ``serializers.<s>.*`` key of its
-    configuration (with the prefix stripped, so ``name``, ``type`` and the serializer's own keys).
-    Raise ValueError from ``__init__`` for a bad configuration (reported at start-up) and from
+    Subclass it for a custom serializer. It is built with its parsed ``config_class`` (a subclass of
+    :class:`ExtractorSerializerConfig`); a serializer that declares none gets every
+    ``serializers.<s>.*`` key but ``type`` (prefix stripped) as text in ``props``. Raise ValueError
+    from ``__init__`` for a bad configuration (reported when the configuration is checked) and from
     ``serialize`` for a value that cannot be converted (the header is then not set).
     """
 
-    def __init__(self, props: dict[str, str]) -> None:
-        self.props = props
+    config_class: ClassVar[type[ExtractorSerializerConfig]] = CustomExtractorSerializerConfig
+
+    def __init__(self, config: ExtractorSerializerConfig) -> None:
+        self.config = config
+        self.props: dict[str, str] = (dict(config.properties) if isinstance(config, CustomExtractorSerializerConfig)
+                                      else {"name": config.name})
 
     def serialize(self, value: str) -> str:
         raise NotImplementedError
@@ -61,6 +84,8 @@ class ExtractorSerializer:
 
 class PassThroughSerializer(ExtractorSerializer):
     """The group's text as is (Flume's ``RegexExtractorInterceptorPassThroughSerializer``)."""
+
+    config_class = ExtractorSerializerConfig
 
     def serialize(self, value: str) -> str:
         return value
@@ -130,6 +155,22 @@ def joda_to_strptime(pattern: str) -> str:
     return "".join(out)
 
 
+@dataclass(frozen=True, kw_only=True)
+class MillisSerializerConfig(ExtractorSerializerConfig):
+    pattern: str = param("pattern", doc="Joda-time pattern of the group's text, such as `yyyy-MM-dd HH:mm:ss`.")
+
+    def check(self) -> list[tuple[str | None, str]]:
+        problems = list(super().check())
+        if not self.pattern.strip():
+            problems.append(("pattern", "must not be empty: a Joda-time pattern such as yyyy-MM-dd HH:mm:ss"))
+            return problems
+        try:
+            joda_to_strptime(self.pattern.strip())
+        except ValueError as exc:
+            problems.append(("pattern", str(exc)))
+        return problems
+
+
 class MillisSerializer(ExtractorSerializer):
     """A date-time parsed with the Joda-time ``pattern``, as epoch milliseconds
     (Flume's ``RegexExtractorInterceptorMillisSerializer``).
@@ -138,15 +179,12 @@ class MillisSerializer(ExtractorSerializer):
     them in the JVM's default zone.
     """
 
-    def __init__(self, props: dict[str, str]) -> None:
-        super().__init__(props)
-        pattern = props.get("pattern", "").strip()
-        if not pattern:
-            raise ValueError(
-                "pattern is required for the millis serializer (a Joda-time pattern such as "
-                "yyyy-MM-dd HH:mm:ss)"
-            )
-        self._format = joda_to_strptime(pattern)
+    config_class = MillisSerializerConfig
+    config: MillisSerializerConfig
+
+    def __init__(self, config: MillisSerializerConfig) -> None:
+        super().__init__(config)
+        self._format = joda_to_strptime(config.pattern.strip())
         self._has_year = "%Y" in self._format or "%y" in self._format
         # log lines close in time share their timestamp text: cache conversions (bounded, then reset)
         self._cache: dict[str, str] = {}
@@ -177,16 +215,18 @@ _CACHE_SIZE = 4096
 @dataclass(frozen=True, kw_only=True)
 class RegexExtractorConfig(ComponentConfig):
     regex: str = param("regex", doc="Regular expression searched for in the body; its groups become headers.")
-    serializers: list[str] = param(  # param() returns a dataclasses.field
-        "serializers", doc="Space-separated serializer names, one per regex group, in group order."
-    )
-    serializer_props: dict[str, str] = prefixed(  # prefixed() returns a dataclasses.field
-        "serializers.",
-        doc="`serializers.<s>.name` (required): the header receiving the group; `serializers.<s>.type`: "
-        "`DEFAULT` (pass-through, also when omitted), "
-        "`org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer` (alias `millis`; needs "
-        "`serializers.<s>.pattern`, a Joda-time pattern) or a Python class; every `serializers.<s>.*` key "
-        "is given to the serializer.",
+    serializers: list[Nested[ExtractorSerializer]] = nested_list(
+        "serializers",
+        kind="extractor_serializer",
+        item_default="DEFAULT",
+        item_label="s",
+        doc="Space-separated serializer names, one per regex group, in group order.",
+        type_doc="`DEFAULT` (pass-through, also when omitted), "
+        "`org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer` (alias `millis`) or a Python "
+        "class (`pkg.mod:Class`, a subclass of `flafka.interceptors.regex_extractor.ExtractorSerializer`).",
+        options_doc="`serializers.<s>.name` (required): the header receiving the group; the serializer's own keys "
+        "(millis: `serializers.<s>.pattern`, a Joda-time pattern; a Python class without declared parameters gets "
+        "every key).",
     )
 
     def check(self) -> Iterable[tuple[str | None, str]]:
@@ -197,50 +237,17 @@ class RegexExtractorConfig(ComponentConfig):
             problems.append(("regex", str(exc)))
         if not self.serializers:
             problems.append(("serializers", "must name at least one serializer"))
-        problems.extend(self.build_serializers()[1])
-        return problems
-
-    def build_serializers(self) -> tuple[list[tuple[str, ExtractorSerializer]], list[tuple[str | None, str]]]:
-        """(header name, serializer) for each listed serializer, and the problems found."""
-        built: list[tuple[str, ExtractorSerializer]] = []
-        problems: list[tuple[str | None, str]] = []
-        for ser in self.serializers:
-            prefix = ser + "."
-            props = {k[len(prefix) :]: v for k, v in self.serializer_props.items() if k.startswith(prefix)}
-            header = props.get("name", "").strip()
-            if not header:
-                problems.append(
-                    (
-                        f"serializers.{ser}.name",
-                        "is required: the header that receives this serializer's regex group",
-                    )
-                )
-            type_name = props.get("type")
-            cls: type[ExtractorSerializer] = PassThroughSerializer
-            if type_name is not None:
-                try:
-                    found = resolve("extractor_serializer", type_name)
-                except ComponentNotFound as exc:
-                    problems.append((f"serializers.{ser}.type", str(exc)))
-                    continue
-                if not issubclass(found, ExtractorSerializer):
-                    where = f"{found.__module__}.{found.__qualname__}"
-                    problems.append(
-                        (
-                            f"serializers.{ser}.type",
-                            f"'{type_name}' names {where}, which is not "
-                            f"a subclass of {__name__}.ExtractorSerializer",
-                        )
-                    )
-                    continue
-                cls = found
-            try:
-                serializer = cls(props)
-            except Exception as exc:  # a custom serializer's constructor may raise anything
-                problems.append((f"serializers.{ser}", str(exc) or type(exc).__name__))
+        for serializer in self.serializers:
+            if not isinstance(serializer.config, ExtractorSerializerConfig):
+                problems.append((serializer.prefix + "type",
+                                 f"{serializer.cls.__module__}.{serializer.cls.__qualname__}.config_class must be a "
+                                 f"subclass of {__name__}.ExtractorSerializerConfig (it holds the header name)"))
                 continue
-            built.append((header, serializer))
-        return built, problems
+            try:
+                serializer.build()
+            except Exception as exc:  # a custom serializer's constructor may raise anything
+                problems.append((serializer.prefix.removesuffix("."), str(exc) or type(exc).__name__))
+        return problems
 
 
 class RegexExtractorInterceptor(Interceptor):
@@ -252,11 +259,8 @@ class RegexExtractorInterceptor(Interceptor):
     def __init__(self, name: str, config: RegexExtractorConfig) -> None:
         super().__init__(name, config)
         self._pattern = compile_java_regex(config.regex)
-        built, problems = config.build_serializers()
-        if problems:
-            raise ValueError("; ".join(f"{key}: {message}" for key, message in problems))
         # groups beyond the serializers are ignored, serializers beyond the groups never fire
-        built = built[: self._pattern.groups]
+        built = [(s.config.name.strip(), s.build()) for s in config.serializers[: self._pattern.groups]]
         # None marks pass-through: the value is stored without a call
         self._targets: list[tuple[str, Callable[[str], str] | None]] = [
             (header, None if type(ser) is PassThroughSerializer else ser.serialize) for header, ser in built

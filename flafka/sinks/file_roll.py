@@ -40,19 +40,16 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from flafka.config.diagnostics import Diagnostic, Location
-from flafka.config.params import ComponentConfig, param, prefixed
-from flafka.config.properties import Prop
-from flafka.errors import ComponentNotFound, ConfigError, DeliveryError
+from flafka.config.params import ComponentConfig, Nested, nested, param
+from flafka.errors import DeliveryError
 from flafka.event import Event
 from flafka.fsutil import fsync_directory
 from flafka.logging_once import OncePerKind
-from flafka.registry import resolve
 from flafka.serializers.base import EventSerializer
 from flafka.sinks.base import BatchSink, Status
 from flafka.sinks.rolling import Roll, RollingFile, RollPolicy
@@ -60,25 +57,6 @@ from flafka.sinks.rolling import Roll, RollingFile, RollPolicy
 __all__ = ["RollingFileSink", "RollingFileSinkConfig"]
 
 log = logging.getLogger(__name__)
-
-_SERIALIZER_PREFIX = "sink.serializer."
-
-
-def _serializer_config(
-    serializer: str, options: Mapping[str, str]
-) -> tuple[type[EventSerializer], Any, list[Diagnostic]]:
-    """The serializer class named ``serializer`` and its options parsed by its ``config_class``.
-
-    Raises :class:`ComponentNotFound` for an unknown name. The config is None when the options
-    have errors (listed in the diagnostics, with keys relative to ``sink.serializer.``).
-    """
-    cls: type[EventSerializer] = resolve("serializer", serializer)
-    where = Location("<sink.serializer>", 0)
-    config, diagnostics = cls.config_class.parse(
-        {k: Prop(v, where) for k, v in options.items()}, "sink.serializer"
-    )
-    return cls, config, diagnostics
-
 
 @dataclass(frozen=True, kw_only=True)
 class RollingFileSinkConfig(ComponentConfig):
@@ -90,14 +68,13 @@ class RollingFileSinkConfig(ComponentConfig):
         default=30,
         doc="Seconds after which the current file is closed and a new one started; 0 or less: never.",
     )
-    serializer: str = param(
+    serializer: Nested[EventSerializer] = nested(
         "sink.serializer",
+        kind="serializer",
         default="TEXT",
         doc="Event serializer: text, header_and_text, avro_event, or a Python import path "
         "(pkg.module:Class) of an EventSerializer subclass.",
-    )
-    serializer_options: dict[str, str] = prefixed(
-        _SERIALIZER_PREFIX, doc="Options passed to the serializer (prefix removed)."
+        options_doc="Options passed to the serializer (prefix removed).",
     )
     batch_size: int = param(
         "sink.batchSize", default=100, minimum=1, doc="Most events taken per channel transaction."
@@ -112,17 +89,6 @@ class RollingFileSinkConfig(ComponentConfig):
     extension: str = param(
         "sink.pathManager.extension", default="", doc="File name extension, added after a dot when set."
     )
-
-    def check(self) -> list[tuple[str | None, str]]:
-        try:
-            _, _, diagnostics = _serializer_config(self.serializer, self.serializer_options)
-        except ComponentNotFound as exc:
-            return [("sink.serializer", str(exc))]
-        return [
-            (_SERIALIZER_PREFIX + d.key if d.key else "sink.serializer", d.message)
-            for d in diagnostics
-            if d.is_error
-        ]
 
 
 class _OpenFile:
@@ -160,30 +126,25 @@ class RollingFileSink(BatchSink):
         # Serializes deliver, roll and stop: stop() may come from another thread than the runner.
         self._lock = threading.Lock()
         self._current: _OpenFile | None = None
-        self._serializer_cls: type[EventSerializer] | None = None
-        self._serializer_config: Any = None
+        self._started = False
         self._series = int(self.wall_clock() * 1000)
         self._last_stamp = ""
         self._index = 0
         self._once = OncePerKind(log)
 
     def start(self) -> None:
-        cls, config, diagnostics = _serializer_config(self.config.serializer, self.config.serializer_options)
-        errors = [d for d in diagnostics if d.is_error]
-        if config is None or errors:
-            raise ConfigError(errors)
-        for warning in diagnostics:
+        # The planner reported them with their lines too; the log keeps them beside the sink's start.
+        for warning in self.config.serializer.warnings:
             log.warning("File roll sink %s: %s", self.name, warning)
         with self._lock:
-            self._serializer_cls = cls
-            self._serializer_config = config
+            self._started = True
             self._series = int(self.wall_clock() * 1000)
             self._last_stamp = ""
             self._index = 0
         self.counter.start()
         log.info(
             "File roll sink %s started. directory=%s serializer=%s rollInterval=%d",
-            self.name, self._directory, self.config.serializer, self.config.roll_interval,
+            self.name, self._directory, self.config.serializer.type_name, self.config.roll_interval,
         )
 
     def stop(self) -> None:
@@ -244,7 +205,7 @@ class RollingFileSink(BatchSink):
         return self._directory / f"{self.config.prefix}{stamp}-{self._index}{self._suffix}"
 
     def _open(self) -> _OpenFile:
-        if self._serializer_cls is None:
+        if not self._started:
             raise DeliveryError(f"file_roll sink {self.name} is not started", retriable=False)
         try:
             if not self._directory.is_dir():
@@ -263,7 +224,7 @@ class RollingFileSink(BatchSink):
                                 f"{self._directory}: {exc}") from exc
         current = _OpenFile(path, stream, self._roll_policy.open(self.clock()))
         try:
-            current.serializer = self._serializer_cls(self._serializer_config, stream)
+            current.serializer = self.config.serializer.build(stream)
             current.serializer.after_create()
             current.serializer.flush()
             stream.flush()

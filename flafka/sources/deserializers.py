@@ -37,13 +37,10 @@ from typing import IO, Any, ClassVar
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from flafka.config.diagnostics import Location
 from flafka.config.params import ComponentConfig, RawConfig, param
-from flafka.config.properties import Prop
-from flafka.errors import ComponentNotFound, FlafkaError
+from flafka.errors import FlafkaError
 from flafka.event import Event
 from flafka.logging_once import OncePerKind
-from flafka.registry import resolve
 
 log = logging.getLogger(__name__)
 _once = OncePerKind(log)
@@ -91,7 +88,12 @@ class FileEventReader(ABC):
 
 
 class EventDeserializer(ABC):
-    """Configured once per source; :meth:`open` gives a reader per file."""
+    """Configured once per source; :meth:`open` gives a reader per file.
+
+    Named by the source's ``deserializer`` key and built from its ``config_class`` (the
+    ``deserializer.*`` keys), the source's ``inputCharset`` and ``decodeErrorPolicy``; the constructor
+    raises ValueError for a charset or policy it cannot work with.
+    """
 
     config_class: ClassVar[type[ComponentConfig]] = RawConfig
 
@@ -106,30 +108,6 @@ class EventDeserializer(ABC):
 
         Raises :class:`DeserializerError` when the file cannot be used at all (e.g. not Avro).
         """
-
-
-def configure_deserializer(
-    name: str, options: Mapping[str, str], input_charset: str, decode_error_policy: str
-) -> tuple[EventDeserializer | None, list[tuple[str, str]]]:
-    """The deserializer ``name`` configured with the ``deserializer.*`` ``options``, or the problems.
-
-    Problems are ``(key, message)`` pairs as :meth:`ComponentConfig.check` yields them.
-    """
-    try:
-        cls = resolve("deserializer", name)
-    except ComponentNotFound as exc:
-        return None, [("deserializer", str(exc))]
-    if not (isinstance(cls, type) and issubclass(cls, EventDeserializer)):
-        return None, [("deserializer", f"{cls.__module__}.{cls.__qualname__} is not an EventDeserializer")]
-    where = Location("deserializer", 0)
-    config, diagnostics = cls.config_class.parse({k: Prop(v, where) for k, v in options.items()}, "deserializer")
-    problems = [("deserializer." + (d.key or ""), d.message) for d in diagnostics if d.is_error]
-    if config is None:
-        return None, problems
-    try:
-        return cls(config, input_charset, decode_error_policy), problems
-    except ValueError as exc:
-        return None, [("inputCharset", str(exc))]
 
 
 def _codec_name(charset: str) -> str:

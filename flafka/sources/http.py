@@ -38,7 +38,6 @@ Differences from Flume:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import selectors
@@ -49,9 +48,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
-from flafka.config.params import ComponentConfig, param, prefixed
+from flafka.config.params import ComponentConfig, Nested, RawConfig, nested, param, prefixed
 from flafka.errors import ChannelError, FlafkaError
 from flafka.event import Event
 from flafka.logging_once import OncePerKind
@@ -59,8 +58,6 @@ from flafka.sources.base import EventDrivenSource
 
 log = logging.getLogger(__name__)
 
-_FLUME_PACKAGE = "org.apache.flume.source.http."
-_JSON_NAMES = ("json", (_FLUME_PACKAGE + "JSONHandler").lower())
 _IDLE_TIMEOUT = 30.0  # seconds a kept-alive connection may stay silent (Jetty's default idle timeout)
 _STOP_TIMEOUT = 5.0
 _ACCEPT_TIMEOUT = 0.5  # bounds handle_request() should a ready connection vanish before accept
@@ -83,21 +80,34 @@ class HTTPSourceHandler:
     """Turns one HTTP request into events (Flume's ``HTTPSourceHandler``).
 
     Subclass it, override :meth:`get_events` and name the class in the config as
-    ``a1.sources.r1.handler = mypkg.handlers:CsvHandler``; the ``handler.*`` properties (prefix
-    removed) are passed to the constructor. Raise :class:`HTTPBadRequest` for a request the client
-    must fix (400); any other exception answers 500. ``get_events`` runs on several threads at once.
+    ``a1.sources.r1.handler = mypkg.handlers:CsvHandler``. The ``handler.*`` properties (prefix
+    removed) configure it: parsed by its ``config_class`` when it declares one (a mistake is then
+    reported with its key and line), else given as text in :attr:`properties`; the parsed config is
+    passed to the constructor. Raise :class:`HTTPBadRequest` for a request the client must fix (400);
+    any other exception answers 500. ``get_events`` runs on several threads at once.
     """
 
-    def __init__(self, properties: Mapping[str, str]) -> None:
-        self.properties = dict(properties)
+    config_class: ClassVar[type[ComponentConfig]] = RawConfig
+
+    def __init__(self, config: ComponentConfig) -> None:
+        self.config = config
+        #: The ``handler.*`` properties as text, for a handler that declares no parameters.
+        self.properties: dict[str, str] = dict(config.properties) if isinstance(config, RawConfig) else {}
 
     def get_events(self, body: bytes, headers: Mapping[str, str]) -> list[Event]:
         """The events in a POST request; ``headers`` has the request's headers with lower-case names."""
         raise NotImplementedError
 
 
+@dataclass(frozen=True, kw_only=True)
+class JSONHandlerConfig(ComponentConfig):
+    """JSONHandler takes no parameters (the charset comes with each request)."""
+
+
 class JSONHandler(HTTPSourceHandler):
     """Flume's ``JSONHandler``: a JSON array of ``{"headers": {...}, "body": "text"}`` objects."""
+
+    config_class = JSONHandlerConfig
 
     def get_events(self, body: bytes, headers: Mapping[str, str]) -> list[Event]:
         charset = content_charset(headers.get("content-type", "")) or "utf-8"
@@ -186,35 +196,6 @@ def content_charset(content_type: str) -> str | None:
     return None
 
 
-def resolve_handler(name: str) -> type[HTTPSourceHandler]:
-    """The handler class ``name`` designates; raises ValueError saying why it cannot be used."""
-    wanted = name.strip()
-    if wanted.lower() in _JSON_NAMES:
-        return JSONHandler
-    if wanted.startswith(_FLUME_PACKAGE):
-        raise ValueError(
-            f"{wanted} is not supported; use {_FLUME_PACKAGE}JSONHandler or a Python handler class "
-            "pkg.mod:Class subclassing flafka.sources.http.HTTPSourceHandler"
-        )
-    module_name, colon, attr = wanted.partition(":")
-    if not colon:
-        module_name, _, attr = wanted.rpartition(".")
-    if not module_name or not attr:
-        raise ValueError(f"{wanted!r} is not a handler: use JSON or a Python class path pkg.mod:Class")
-    try:
-        obj: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(
-            f"cannot import handler {wanted}: {exc} (a handler is a Python class pkg.mod:Class on PYTHONPATH "
-            "subclassing flafka.sources.http.HTTPSourceHandler; Java handler classes cannot be used)"
-        ) from exc
-    if not (isinstance(obj, type) and issubclass(obj, HTTPSourceHandler)):
-        raise ValueError(f"{wanted} is not a subclass of flafka.sources.http.HTTPSourceHandler")
-    return obj
-
-
 @dataclass(frozen=True, kw_only=True)
 class HTTPSourceConfig(ComponentConfig):
     port: int = param("port", minimum=0, maximum=65535, doc="TCP port to listen on (0: a free port chosen at start).")
@@ -231,14 +212,13 @@ class HTTPSourceConfig(ComponentConfig):
         doc="Largest request body accepted, in bytes; a larger one is refused with 413 before it is read "
         "into memory (a flafka extension: Flume has no limit).",
     )
-    handler: str = param(
+    handler: Nested[HTTPSourceHandler] = nested(
         "handler",
-        default=_FLUME_PACKAGE + "JSONHandler",
+        kind="http_handler",
+        default="org.apache.flume.source.http.JSONHandler",
         doc="What turns a request into events: Flume's JSONHandler (also `JSON`), or a Python class "
         "`pkg.mod:Class` subclassing `flafka.sources.http.HTTPSourceHandler`.",
-    )
-    handler_properties: dict[str, str] = prefixed(
-        "handler.", doc="Passed, without the prefix, to the handler's constructor."
+        options_doc="The handler's settings (prefix removed); JSONHandler has none.",
     )
     ssl: bool = param(
         "ssl",
@@ -291,10 +271,6 @@ class HTTPSourceConfig(ComponentConfig):
                     "set ssl = false and terminate TLS in a proxy in front of the source",
                 )
             )
-        try:
-            resolve_handler(self.handler)
-        except ValueError as exc:
-            problems.append(("handler", str(exc)))
         return problems
 
 
@@ -382,7 +358,7 @@ class HTTPSource(EventDrivenSource):
 
     def __init__(self, name: str, config: HTTPSourceConfig) -> None:
         super().__init__(name, config)
-        self.handler = resolve_handler(config.handler)(config.handler_properties)
+        self.handler = config.handler.build()
         self._once = OncePerKind(log)
         self._lock = threading.Condition()
         self._connections: set[socket.socket] = set()

@@ -27,6 +27,7 @@ Differences from Flume:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -35,7 +36,7 @@ import threading
 from dataclasses import dataclass
 from typing import ClassVar
 
-from flafka.config.params import ComponentConfig, param, prefixed
+from flafka.config.params import ComponentConfig, Nested, nested, param
 from flafka.errors import FlafkaError
 from flafka.event import Event
 from flafka.fsutil import fsync_directory, write_atomic
@@ -47,8 +48,8 @@ from flafka.sources.deserializers import (
     DeserializerError,
     EventDeserializer,
     FileEventReader,
+    LineDeserializerConfig,
     Position,
-    configure_deserializer,
 )
 
 log = logging.getLogger(__name__)
@@ -125,14 +126,12 @@ class SpoolDirectorySourceConfig(ComponentConfig):
         doc="Undecodable bytes: FAIL stops reading that file (logged, counted), REPLACE puts U+FFFD in "
         "their place, IGNORE drops them.",
     )
-    deserializer: str = param(
+    deserializer: Nested[EventDeserializer] = nested(
         "deserializer",
+        kind="deserializer",
         default="LINE",
         doc="How a file becomes events: LINE, AVRO, or a Python class path of an EventDeserializer.",
-    )
-    deserializer_options: dict[str, str] = prefixed(
-        "deserializer.",
-        doc="Deserializer settings: LINE `deserializer.maxLineLength` (2048) and `deserializer.outputCharset` "
+        options_doc="Deserializer settings: LINE `deserializer.maxLineLength` (2048) and `deserializer.outputCharset` "
         "(UTF-8); AVRO `deserializer.schemaType` (HASH or LITERAL).",
     )
     buffer_max_line_length: int | None = param(
@@ -143,16 +142,16 @@ class SpoolDirectorySourceConfig(ComponentConfig):
     )
     buffer_max_lines: int | None = param("bufferMaxLines", default=None, doc="Obsolete and ignored, as in Flume.")
 
-    def effective_deserializer_options(self) -> dict[str, str]:
-        options = dict(self.deserializer_options)
-        if self.buffer_max_line_length is not None and self.deserializer.strip().upper() == "LINE":
-            options["maxLineLength"] = str(self.buffer_max_line_length)
-        return options
+    def effective_deserializer(self) -> Nested[EventDeserializer]:
+        """The deserializer, with the deprecated ``bufferMaxLineLength`` applied to a LINE deserializer."""
+        chosen = self.deserializer
+        if self.buffer_max_line_length is not None and isinstance(chosen.config, LineDeserializerConfig):
+            return chosen.with_config(dataclasses.replace(chosen.config, max_line_length=self.buffer_max_line_length))
+        return chosen
 
-    def build_deserializer(self) -> tuple[EventDeserializer | None, list[tuple[str, str]]]:
-        return configure_deserializer(
-            self.deserializer, self.effective_deserializer_options(), self.input_charset, self.decode_error_policy
-        )
+    def build_deserializer(self) -> EventDeserializer:
+        """A deserializer for this source's files; ValueError when it cannot read ``inputCharset``."""
+        return self.effective_deserializer().build(self.input_charset, self.decode_error_policy)
 
     def check(self) -> list[tuple[str | None, str]]:
         problems: list[tuple[str | None, str]] = []
@@ -163,8 +162,10 @@ class SpoolDirectorySourceConfig(ComponentConfig):
                 problems.append((key, str(exc)))
         if not self.file_suffix and self.delete_policy == "never":
             problems.append(("fileSuffix", "must not be empty unless deletePolicy is immediate"))
-        _, deserializer_problems = self.build_deserializer()
-        problems.extend(deserializer_problems)
+        try:
+            self.build_deserializer()
+        except ValueError as exc:
+            problems.append(("inputCharset", str(exc)))
         return problems
 
 
@@ -190,9 +191,10 @@ class SpoolDirectorySource(EventDrivenSource):
 
     def __init__(self, name: str, config: SpoolDirectorySourceConfig) -> None:
         super().__init__(name, config)
-        deserializer, problems = config.build_deserializer()
-        if deserializer is None:
-            raise ValueError(f"spooldir source {name}: " + "; ".join(f"{k}: {m}" for k, m in problems))
+        try:
+            deserializer = config.build_deserializer()
+        except ValueError as exc:
+            raise ValueError(f"spooldir source {name}: inputCharset: {exc}") from exc
         self._deserializer = deserializer
         self._deserializer_id = f"{type(deserializer).__module__}.{type(deserializer).__qualname__}"
         self._spool = os.path.abspath(config.spool_dir)

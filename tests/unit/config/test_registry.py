@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -89,3 +90,25 @@ def test_recognised_but_unimplemented_type_names_flumes_class() -> None:
     with pytest.raises(ComponentNotFound) as info:
         registry.resolve("sink", "hdfs")
     assert "org.apache.flume.sink.hdfs.HDFSEventSink" in str(info.value)
+
+
+def test_a_module_that_raises_while_imported_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "flafka_test_boom.py").write_text("raise RuntimeError('no database here')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ComponentNotFound) as info:
+        registry.resolve("serializer", "flafka_test_boom:Serializer")
+    assert str(info.value) == "importing 'flafka_test_boom:Serializer' failed: RuntimeError: no database here"
+    assert isinstance(info.value.__cause__, RuntimeError)
+
+
+@pytest.mark.parametrize(("kind", "base"), [
+    ("deserializer", "flafka.sources.deserializers.EventDeserializer"),
+    ("extractor_serializer", "flafka.interceptors.regex_extractor.ExtractorSerializer"),
+    ("http_handler", "flafka.sources.http.HTTPSourceHandler"),
+])
+def test_nested_kinds_refuse_a_class_of_another_kind(kind: str, base: str) -> None:
+    with pytest.raises(ComponentNotFound) as info:
+        registry.resolve(kind, "tests.unit.config.test_registry:NotAComponent")
+    assert f"not a subclass of {base}." in str(info.value)

@@ -227,6 +227,38 @@ def test_the_batch_size_error_points_at_the_key_the_component_declares(sink: str
     ]
 
 
+FILE_ROLL = BASE.replace("a1.sinks.k1.type = null\n", "a1.sinks.k1.type = file_roll\na1.sinks.k1.sink.directory = /o\n")
+
+
+def test_nested_component_keys_are_checked_at_their_line_with_their_full_key() -> None:
+    text = FILE_ROLL + (
+        "a1.sinks.k1.sink.serializer = avro_event\n"            # 10
+        "a1.sinks.k1.sink.serializer.syncIntervalBytes = 1\n"   # 11
+        "a1.sinks.k1.sink.serializer.compresionCodec = null\n"  # 12
+        "a1.sources.r1.interceptors = i1\n"                     # 13
+        "a1.sources.r1.interceptors.i1.type = regex_extractor\n"
+        "a1.sources.r1.interceptors.i1.regex = (a)\n"
+        "a1.sources.r1.interceptors.i1.serializers = s1\n"
+        "a1.sources.r1.interceptors.i1.serializers.s1.type = millis\n"
+        "a1.sources.r1.interceptors.i1.serializers.s1.name = ts\n"
+        "a1.sources.r1.interceptors.i1.serializers.s1.pattern = yyyy-ww\n"  # 19
+    )
+    assert problems(text) == [
+        "agent.properties:11: sinks.k1 sink.serializer.syncIntervalBytes: must be at least 32, got 1",
+        "agent.properties:12: sinks.k1 sink.serializer.compresionCodec: warning: unknown property, ignored "
+        "(did you mean 'sink.serializer.compressionCodec'?)",
+        "agent.properties:19: sources.r1 interceptors.i1.serializers.s1.pattern: pattern letter 'ww' of 'yyyy-ww' "
+        "is not supported; use the tokens yyyy yy MM MMM MMMM dd D HH hh mm ss SSS a EEE EEEE Z ZZ and quoted text",
+    ]
+
+
+def test_a_nested_type_is_resolved_in_the_plan() -> None:
+    flume_class = "org.apache.flume.serialization.HeaderAndBodyTextEventSerializer$Builder"
+    plan = load(FILE_ROLL + f"a1.sinks.k1.sink.serializer = {flume_class}\n").plan
+    serializer = plan.sinks["k1"].built.config.serializer
+    assert (serializer.cls.__name__, serializer.config.append_newline) == ("HeaderAndBodyTextSerializer", True)
+
+
 def test_interceptor_missing_type_and_unknown_type() -> None:
     text = BASE + "a1.sources.r1.interceptors = i1\n"
     assert errors(text) == [

@@ -5,29 +5,55 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import pytest
 
+from flafka.config.params import ComponentConfig, RawConfig, param
 from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.interceptors.regex_extractor import (
     ExtractorSerializer,
+    ExtractorSerializerConfig,
     MillisSerializer,
     PassThroughSerializer,
     RegexExtractorInterceptor,
     joda_to_strptime,
 )
 from flafka.registry import resolve
-from flafka.testing import build, intercept, parse_config
+from flafka.testing import build, intercept, parse_config, props
+
+
+def build_serializer(cls: type[ExtractorSerializer], values: dict[str, str]) -> ExtractorSerializer:
+    return cls(parse_config(cls, values))
 
 MILLIS = "org.apache.flume.interceptor.RegexExtractorInterceptorMillisSerializer"
 
 
 class UpperSerializer(ExtractorSerializer):
-    """A custom serializer, named by its Python path in the tests below."""
+    """A custom serializer without declared parameters, named by its Python path in the tests below."""
 
     def serialize(self, value: str) -> str:
         return self.props.get("prefix", "") + value.upper()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RepeatConfig(ExtractorSerializerConfig):
+    times: int = param("times", default=2, minimum=1, doc="How often.")
+
+
+class RepeatSerializer(ExtractorSerializer):
+    """A custom serializer that declares its parameters."""
+
+    config_class = RepeatConfig
+    config: RepeatConfig
+
+    def serialize(self, value: str) -> str:
+        return value * self.config.times
+
+
+class WrongConfigSerializer(ExtractorSerializer):
+    config_class = RawConfig  # type: ignore[assignment]  # the mistake under test
 
 
 @pytest.fixture
@@ -153,6 +179,42 @@ def test_custom_serializer_by_python_path_gets_its_properties() -> None:
     assert intercept(chain, [Event(b"login user=bob ok")])[0].headers == {"user": "U-BOB"}
 
 
+def test_custom_serializer_with_declared_parameters_gets_its_typed_config() -> None:
+    values = {"regex": "(a+)", "serializers": "r", "serializers.r.name": "h",
+              "serializers.r.type": f"{__name__}:RepeatSerializer", "serializers.r.times": "3"}
+    assert intercept([build(RegexExtractorInterceptor, values)], [Event(b"xaay")])[0].headers == {"h": "aaaaaa"}
+    with pytest.raises(ConfigError, match=re.escape("serializers.r.times: must be at least 1, got 0")):
+        parse_config(RegexExtractorInterceptor, {**values, "serializers.r.times": "0"})
+
+
+def test_a_serializer_config_without_the_header_name_is_refused() -> None:
+    with pytest.raises(ConfigError, match=re.escape(
+        f"serializers.w.type: {__name__}.WrongConfigSerializer.config_class must be a subclass of "
+        "flafka.interceptors.regex_extractor.ExtractorSerializerConfig (it holds the header name)"
+    )):
+        parse_config(RegexExtractorInterceptor, {"regex": "(a)", "serializers": "w", "serializers.w.name": "h",
+                                                 "serializers.w.type": f"{__name__}:WrongConfigSerializer"})
+
+
+def test_stray_serializer_keys_are_warnings_with_their_full_keys() -> None:
+    config_class: type[ComponentConfig] = RegexExtractorInterceptor.config_class
+    config, diagnostics = config_class.parse(props({
+        "regex": "(a)", "serializers": "s1",
+        "serializers.s1.name": "h", "serializers.s1.nmae": "x", "serializers.s1.pattern": "HH",
+        "serializers.s2.name": "g", "serializers.s1": "?",
+    }), "sources.r1.interceptors.i1")
+    assert config is not None
+    assert [str(d) for d in diagnostics] == [
+        "<test>: sources.r1.interceptors.i1 serializers.s1.nmae: warning: unknown property, ignored "
+        "(did you mean 'serializers.s1.name'?)",
+        "<test>: sources.r1.interceptors.i1 serializers.s1.pattern: warning: unknown property, ignored",
+        "<test>: sources.r1.interceptors.i1 serializers.s2.name: warning: regex_extractor serializer 's2' is not "
+        "listed in serializers; ignored (did you mean 's1'?)",
+        "<test>: sources.r1.interceptors.i1 serializers.s1: warning: unknown property, ignored (the keys of "
+        "regex_extractor serializer 's1' are under serializers.s1.)",
+    ]
+
+
 def test_unparsable_value_leaves_header_unset_counts_and_logs_once(
     caplog: pytest.LogCaptureFixture, local_tz: Callable[[str], None]
 ) -> None:
@@ -203,14 +265,15 @@ def test_millis_with_offset_ignores_local_zone(
     value: str, expected: int, local_tz: Callable[[str], None]
 ) -> None:
     local_tz("EST5")
-    serializer = MillisSerializer({"pattern": "yyyy-MM-dd'T'HH:mm:ss.SSSZ"})
+    serializer = build_serializer(MillisSerializer, {"name": "t", "pattern": "yyyy-MM-dd'T'HH:mm:ss.SSSZ"})
     assert serializer.serialize(value) == str(expected)
     assert serializer.serialize(value) == str(expected)  # second call: cached result
 
 
 def test_millis_without_year_is_in_1970(local_tz: Callable[[str], None]) -> None:
     local_tz("UTC0")
-    assert MillisSerializer({"pattern": "HH:mm"}).serialize("01:30") == str(90 * 60 * 1000)
+    serializer = build_serializer(MillisSerializer, {"name": "t", "pattern": "HH:mm"})
+    assert serializer.serialize("01:30") == str(90 * 60 * 1000)
 
 
 @pytest.mark.parametrize(
@@ -239,12 +302,22 @@ def test_millis_without_year_is_in_1970(local_tz: Callable[[str], None]) -> None
                 "serializers.s.name": "x",
                 "serializers.s.type": "builtins:dict",
             },
-            "serializers.s.type: 'builtins:dict' names builtins.dict, which is not a subclass of "
-            "flafka.interceptors.regex_extractor.ExtractorSerializer",
+            "serializers.s.type: regex_extractor serializer type 'builtins:dict' names builtins.dict, which is not "
+            "a subclass of flafka.interceptors.regex_extractor.ExtractorSerializer.",
+        ),
+        (
+            {"regex": "(a)", "serializers": "s", "serializers.s.name": " ", "serializers.s.type": "millis",
+             "serializers.s.pattern": "yyyy"},
+            "serializers.s.name: must not be empty: it is the header that receives the group",
+        ),
+        (
+            {"regex": "(a)", "serializers": "s", "serializers.s.name": "x", "serializers.s.type": "millis",
+             "serializers.s.pattern": " "},
+            "serializers.s.pattern: must not be empty: a Joda-time pattern such as yyyy-MM-dd HH:mm:ss",
         ),
         (
             {"regex": "(a)", "serializers": "s", "serializers.s.name": "x", "serializers.s.type": MILLIS},
-            "serializers.s: pattern is required for the millis serializer",
+            "serializers.s.pattern: is required (Joda-time pattern of the group's text",
         ),
         (
             {
@@ -254,7 +327,7 @@ def test_millis_without_year_is_in_1970(local_tz: Callable[[str], None]) -> None
                 "serializers.s.type": "millis",
                 "serializers.s.pattern": "yyyy-ww",
             },
-            "serializers.s: pattern letter 'ww' of 'yyyy-ww' is not supported",
+            "serializers.s.pattern: pattern letter 'ww' of 'yyyy-ww' is not supported",
         ),
         (
             {
@@ -264,7 +337,7 @@ def test_millis_without_year_is_in_1970(local_tz: Callable[[str], None]) -> None
                 "serializers.s.type": "millis",
                 "serializers.s.pattern": "yyyy 'open",
             },
-            "serializers.s: unterminated quote in pattern",
+            "serializers.s.pattern: unterminated quote in pattern",
         ),
     ],
 )

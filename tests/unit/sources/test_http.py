@@ -13,7 +13,6 @@ import pytest
 
 from flafka.channels.memory import MemoryChannel
 from flafka.config.diagnostics import Severity
-from flafka.errors import ConfigError
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.sources.http import (
@@ -325,7 +324,7 @@ def test_config_defaults_and_handler_aliases() -> None:
     config, errors, warnings = parse({})
     assert config is not None
     assert (errors, warnings) == ([], [])
-    assert (config.bind, config.max_request_bytes, config.handler, config.ssl) == (
+    assert (config.bind, config.max_request_bytes, config.handler.type_name, config.ssl) == (
         "127.0.0.1", 16 * 1024 * 1024, "org.apache.flume.source.http.JSONHandler", False
     )
     for name in ("JSON", "json", "org.apache.flume.source.http.JSONHandler"):
@@ -359,15 +358,35 @@ def test_config_jetty_and_ssl_properties_are_accepted_silently() -> None:
     assert (errors, warnings) == ([], [])
 
 
-def test_config_bad_handlers() -> None:
-    for handler, message in [
-        ("org.apache.flume.source.http.BLOBHandler", "is not supported"),
-        ("com.example.MyHandler", "cannot import handler"),
-        (f"{__name__}:NotAHandler", "is not a subclass"),
-        (f"{__name__}:Missing", "cannot import handler"),
-    ]:
-        with pytest.raises(ConfigError, match=message):
-            build(HTTPSource, {"port": "1", "handler": handler})
+@pytest.mark.parametrize(("handler", "message"), [
+    ("org.apache.flume.sink.solr.morphline.BlobHandler",
+     "HTTP source handler type 'org.apache.flume.sink.solr.morphline.BlobHandler' is Flume's "
+     "org.apache.flume.sink.solr.morphline.BlobHandler, which this version of flafka does not implement yet "
+     "(no plan: a Python HTTPSourceHandler class can take the body as one event)."),
+    ("com.example.MyHandler",
+     "unknown HTTP source handler type 'com.example.MyHandler': it is not a built-in alias, a Flume class flafka "
+     "implements, or an installed plugin, and importing module 'com.example' failed (No module named 'com')."),
+    ("org.apache.flume.source.http.JSONHandlr",
+     "unknown HTTP source handler type 'org.apache.flume.source.http.JSONHandlr': it is not a built-in alias, a "
+     "Flume class flafka implements, or an installed plugin, and importing module 'org.apache.flume.source.http' "
+     "failed (No module named 'org'). Did you mean 'org.apache.flume.source.http.JSONHandler'?"),
+    (f"{__name__}:NotAHandler",
+     f"HTTP source handler type '{__name__}:NotAHandler' names {__name__}.NotAHandler, which is not a subclass of "
+     "flafka.sources.http.HTTPSourceHandler."),
+    (f"{__name__}:Missing",
+     f"unknown HTTP source handler type '{__name__}:Missing': it is not a built-in alias, a Flume class flafka "
+     f"implements, or an installed plugin, and module '{__name__}' has no attribute 'Missing'."),
+])
+def test_config_bad_handlers(handler: str, message: str) -> None:
+    _, errors, _ = parse({"handler": handler})
+    assert errors == [f"<test>: r1 handler: {message}"]
+
+
+def test_handler_options_are_checked_by_the_handler() -> None:
+    _, errors, warnings = parse({"handler.charset": "UTF-8"})
+    assert (errors, warnings) == ([], ["<test>: r1 handler.charset: warning: unknown property, ignored"])
+    _, errors, warnings = parse({"handler": f"{__name__}:UpperHandler", "handler.tag": "t"})
+    assert (errors, warnings) == ([], [])  # a handler without declared parameters takes any key
 
 
 def test_content_charset() -> None:

@@ -16,7 +16,7 @@ from flafka.channels.memory import MemoryChannel
 from flafka.errors import ConfigError
 from flafka.sources.deserializers import AVRO_SCHEMA_HEADER_HASH, AVRO_SCHEMA_HEADER_LITERAL
 from flafka.sources.spooldir import META_FILE_NAME, SpoolDirectorySource
-from flafka.testing import build, drain, memory_channel, wait_until, wired_source
+from flafka.testing import build, drain, memory_channel, props, wait_until, wired_source
 
 TIMEOUT = 5.0
 
@@ -510,6 +510,25 @@ def test_bad_configuration_is_rejected(tmp_path: Path, props: dict[str, str], ke
     assert [d.key for d in info.value.diagnostics] == [key]
 
 
+def test_a_mistyped_deserializer_key_is_a_warning_with_its_full_key() -> None:
+    config, diagnostics = SpoolDirectorySource.config_class.parse(
+        props({"spoolDir": "/s", "deserializer": "AVRO", "deserializer.schematype": "LITERAL"}), "sources.r1")
+    assert config is not None
+    assert [str(d) for d in diagnostics] == [
+        "<test>: sources.r1 deserializer.schematype: warning: unknown property, ignored "
+        "(did you mean 'deserializer.schemaType'?)"
+    ]
+
+
+def test_the_deprecated_line_length_applies_to_a_line_deserializer_however_it_is_named(tmp_path: Path) -> None:
+    flume_name = "org.apache.flume.serialization.LineDeserializer$Builder"
+    source = build(SpoolDirectorySource, {"spoolDir": str(tmp_path), "deserializer": flume_name,
+                                          "bufferMaxLineLength": "7"})
+    assert source.config.effective_deserializer().config.max_line_length == 7
+    avro = build(SpoolDirectorySource, {"spoolDir": str(tmp_path), "deserializer": "AVRO", "bufferMaxLineLength": "7"})
+    assert avro.config.effective_deserializer() == avro.config.deserializer
+
+
 def test_spool_dir_is_required() -> None:
     with pytest.raises(ConfigError) as info:
         build(SpoolDirectorySource, {})
@@ -525,7 +544,9 @@ def test_flume_defaults_and_class_names(tmp_path: Path) -> None:
     assert (config.consume_order, config.poll_delay, config.max_backoff, config.batch_size) == (
         "oldest", 500, 4000, 100,
     )
-    assert (config.input_charset, config.decode_error_policy, config.deserializer) == ("UTF-8", "FAIL", "LINE")
+    assert (config.input_charset, config.decode_error_policy, config.deserializer.type_name) == (
+        "UTF-8", "FAIL", "LINE",
+    )
     from flafka.registry import resolve
 
     assert resolve("source", "spooldir") is SpoolDirectorySource
