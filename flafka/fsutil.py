@@ -10,6 +10,8 @@ old content or the new one, never a mix, and once the call returns the new one s
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 from pathlib import Path
 
@@ -58,3 +60,63 @@ def write_atomic(path: StrPath, data: bytes, *, mode: int = 0o644) -> None:
             tmp.unlink()
         raise
     fsync_directory(target.parent)
+
+
+LOCK_FILE = "in_use.lock"
+
+
+class DirectoryLocked(OSError):
+    """Another holder (in this or another process) has the directory; ``pid`` is the one its lock file names."""
+
+    def __init__(self, directory: str, pid: int | None) -> None:
+        super().__init__(f"{directory} is locked" + (f" by pid {pid}" if pid is not None else ""))
+        self.directory = directory
+        self.pid = pid
+
+
+def lock_owner(directory: str) -> int | None:
+    """The pid written in ``directory``'s lock file, if any."""
+    try:
+        with open(os.path.join(directory, LOCK_FILE), encoding="ascii") as f:
+            text = f.read(32).strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+class DirectoryLock:
+    """An exclusive ``flock`` on ``<directory>/in_use.lock``, holding this process's pid.
+
+    ``flock`` locks belong to an open file, so two holders in one process exclude each other too, and a
+    process that dies releases its locks: no stale lock is ever left behind.
+    """
+
+    def __init__(self, directory: str, fd: int) -> None:
+        self.directory = directory
+        self._fd = fd
+
+    @classmethod
+    def acquire(cls, directory: str) -> DirectoryLock:
+        """The lock, or :class:`DirectoryLocked` when someone holds it."""
+        fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            raise DirectoryLocked(directory, lock_owner(directory)) from None
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError:
+            os.close(fd)
+            raise
+        return cls(directory, fd)
+
+    def release(self) -> None:
+        if self._fd >= 0:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, 0)  # no pid left behind to mislead a reader
+            os.close(self._fd)  # closing drops the flock
+            self._fd = -1

@@ -13,16 +13,13 @@ that none is missing, and the next event id, so ids never go back.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass
 
 from flafka.errors import ChannelError
+from flafka.fsutil import DirectoryLock, DirectoryLocked
 
-LOCK_FILE = "in_use.lock"
 CHECKPOINT_FILE = "checkpoint.json"
 CHECKPOINT_FORMAT = 1
 
@@ -33,54 +30,28 @@ class DirectoryInUse(ChannelError):
     retriable = False
 
 
-def lock_owner(directory: str) -> int | None:
-    """The pid written in ``directory``'s lock file, if any."""
-    try:
-        with open(os.path.join(directory, LOCK_FILE), encoding="ascii") as f:
-            text = f.read(32).strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return int(text) if text.isdigit() else None
-
-
 class DirLock:
-    """An exclusive ``flock`` on ``<directory>/in_use.lock``, holding this process's pid."""
+    """A file channel's hold on one of its directories (see :class:`flafka.fsutil.DirectoryLock`)."""
 
-    def __init__(self, directory: str, fd: int) -> None:
-        self.directory = directory
-        self._fd = fd
+    def __init__(self, lock: DirectoryLock) -> None:
+        self.directory = lock.directory
+        self._lock = lock
 
     @classmethod
     def acquire(cls, directory: str) -> DirLock:
-        fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            pid = lock_owner(directory)
-            if pid == os.getpid():
-                who = f"another channel of this process (pid {pid})"
+            return cls(DirectoryLock.acquire(directory))
+        except DirectoryLocked as exc:
+            if exc.pid == os.getpid():
+                who = f"another channel of this process (pid {exc.pid})"
             else:
-                who = "another process" + (f" (pid {pid})" if pid is not None else "")
+                who = "another process" + (f" (pid {exc.pid})" if exc.pid is not None else "")
             raise DirectoryInUse(
                 f"channel directory {directory} is in use by {who}; each file channel needs its own "
                 "checkpointDir and dataDirs") from None
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
-        except OSError:
-            os.close(fd)
-            raise
-        return cls(directory, fd)
 
     def release(self) -> None:
-        if self._fd >= 0:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._fd, 0)  # no pid left behind to mislead a reader
-            os.close(self._fd)  # closing drops the flock
-            self._fd = -1
+        self._lock.release()
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from flafka.channels.file.checkpoint import CHECKPOINT_FILE, Checkpoint, lock_owner, read_checkpoint
+from flafka.channels.file.checkpoint import CHECKPOINT_FILE, Checkpoint, read_checkpoint
 from flafka.channels.file.log import LogError, find_segments, read_event, scan, segment_name, untaken_runs
 from flafka.event import Event
+from flafka.fsutil import lock_owner
 
 EXIT_OK, EXIT_DAMAGED, EXIT_USAGE = 0, 1, 2
 
