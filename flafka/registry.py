@@ -82,7 +82,7 @@ BUILTINS: dict[str, tuple[Builtin, ...]] = {
         _b("logger", "flafka.sinks.logger:LoggerSink", "sink.LoggerSink"),
         _b("file_roll", "flafka.sinks.file_roll:RollingFileSink", "sink.RollingFileSink"),
         _b("kafka", "flafka.sinks.kafka:KafkaSink", "sink.kafka.KafkaSink"),
-        _b("hdfs", None, "sink.hdfs.HDFSEventSink", later="the HDFS sink"),
+        _b("hdfs", "flafka.sinks.hdfs.sink:HdfsSink", "sink.hdfs.HDFSEventSink"),
         _b("hbase", None, "sink.hbase.HBaseSink", later="the HBase sink"),
         _b("hbase2", None, "sink.hbase2.HBase2Sink", later="the HBase sink"),
         _b("asynchbase", None, "sink.hbase.AsyncHBaseSink", later="the HBase sink"),

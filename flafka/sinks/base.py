@@ -72,6 +72,9 @@ class BatchSink(Sink):
     def deliver(self, events: list[Event]) -> None:
         raise NotImplementedError
 
+    def after_commit(self) -> None:
+        """Called once the take of a delivered batch committed (a sink finishes what had to wait for it)."""
+
     def process(self) -> Status:
         counter = self.counter
         batch_size = self.batch_size
@@ -90,4 +93,5 @@ class BatchSink(Sink):
         # Bad events ``deliver`` set aside left the channel but were not written: not a drain success.
         set_aside = counter.event_dead_letter_count + counter.event_drop_count - set_aside
         counter.event_drain_success_count += len(events) - set_aside
+        self.after_commit()
         return Status.READY
