@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from hdfs import InsecureClient
 
 from flafka.channels.memory import MemoryChannel
+from flafka.errors import DeliveryError
 from flafka.event import Event
 from flafka.sinks.base import Status
 from flafka.sinks.hdfs.bucket import repair
@@ -278,3 +280,48 @@ def test_max_open_files_closes_the_least_recently_written_bucket(root: str, make
     assert in_use == ["y", "z"]  # x, written first, was closed when z made three
     sink.stop()
     assert not any(name.endswith(".tmp") for name in listing(root))
+
+
+def test_a_batch_failed_by_a_datanode_restart_is_written_again_whole_into_a_new_file(
+        private_hdfs: HdfsStack, tmp_path: Path) -> None:
+    """The open file's pipeline dies with its DataNode: the batch fails (rolled back), the file is repaired (cut
+    back to its committed batch, renamed) and the retried batch goes to a new file; nothing is torn or doubled."""
+    root = f"{private_hdfs.url}/dn-restart"
+    sink = build(HdfsSink, {"hdfs.path": root, "hdfs.journalDir": str(tmp_path / "journal"),
+                            "hdfs.hadoopConfDir": str(private_hdfs.conf_dir), "hdfs.fileType": "DataStream",
+                            "hdfs.rollInterval": "0", "hdfs.rollSize": "0", "hdfs.rollCount": "0",
+                            "hdfs.callTimeout": "20000", "hdfs.retryInterval": "1"}, "k1")
+    channel = memory_channel()
+    sink.channel = channel
+    sink.start()
+    try:
+        put(channel, [Event(b"first %d" % i) for i in range(50)])
+        assert drive(sink) == 1
+        private_hdfs.restart("datanode")
+        put(channel, [Event(b"second %d" % i) for i in range(50)])
+        failures = 0
+        deadline = time.monotonic() + 120
+        while channel.size() and time.monotonic() < deadline:
+            try:
+                sink.process()
+            except DeliveryError:
+                failures += 1  # rolled back: the events are back in the channel
+        assert channel.size() == 0
+    finally:
+        sink.stop()
+    files = listing_at(private_hdfs, "/dn-restart")
+    assert not [name for name in files if name.endswith(".tmp")]
+    lines = b"".join(files[name] for name in sorted(files)).split(b"\n")
+    assert lines[-1] == b""  # every file ends with a whole line
+    assert sorted(lines[:-1]) == sorted([b"first %d" % i for i in range(50)] + [b"second %d" % i for i in range(50)])
+    assert failures >= 1
+    assert len(files) == 2
+
+
+def listing_at(hdfs: HdfsStack, directory: str) -> dict[str, bytes]:
+    client = InsecureClient(hdfs.webhdfs_url)
+    out = {}
+    for name in client.list(directory):
+        with client.read(f"{directory}/{name}") as reader:
+            out[name] = reader.read()
+    return out

@@ -88,8 +88,8 @@ def test_kafka_alias_is_a_flafka_extension_for_every_kafka_component() -> None:
 
 def test_recognised_but_unimplemented_type_names_flumes_class() -> None:
     with pytest.raises(ComponentNotFound) as info:
-        registry.resolve("sink", "hdfs")
-    assert "org.apache.flume.sink.hdfs.HDFSEventSink" in str(info.value)
+        registry.resolve("sink", "hbase")
+    assert "org.apache.flume.sink.hbase.HBaseSink" in str(info.value)
 
 
 def test_a_module_that_raises_while_imported_is_reported_not_raised(
