@@ -3,6 +3,7 @@
     eval "$(python -m devstack up)"
     python bench/hdfs_bench.py                        # every combination, 200,000 records of 1 KB
     python bench/hdfs_bench.py --channels memory --file-types DataStream --batches 1000 --buckets 1
+    python bench/hdfs_bench.py --source seq            # the sink's own ceiling: 1 KB events generated in-process
 
 Each run prefills a 4-partition topic with 1 KB records, then times a real Agent (Kafka source → memory
 or file channel → HDFS sink) from its first event to the last one committed, and reports events/s, MB/s
@@ -58,8 +59,8 @@ def prefill(tools: KafkaTools, records: int) -> str:
     return topic
 
 
-def run(bootstrap: str, hdfs_url: str, topic: str, records: int, *, channel: str, file_type: str, batch: int,
-        buckets: int, work: Path) -> tuple[float, list[float]]:
+def run(bootstrap: str, hdfs_url: str, topic: str | None, records: int, *, channel: str, file_type: str,
+        batch: int, buckets: int, work: Path) -> tuple[float, list[float]]:
     base = f"/bench-{uuid.uuid4().hex[:8]}"
     channels = {
         "memory": f"a.channels.c1.type = memory\na.channels.c1.capacity = {max(100_000, 4 * batch)}\n"
@@ -69,18 +70,25 @@ def run(bootstrap: str, hdfs_url: str, topic: str, records: int, *, channel: str
                 f"a.channels.c1.transactionCapacity = {batch}\n",
     }
     path = f"{hdfs_url}{base}" + ("/%{bucket}" if buckets > 1 else "")
-    text = f"""
-a.sources = r1
-a.channels = c1
-a.sinks = k1
+    source = (f"""
 a.sources.r1.type = kafka
-a.sources.r1.channels = c1
 a.sources.r1.kafka.bootstrap.servers = {bootstrap}
 a.sources.r1.kafka.topics = {topic}
 a.sources.r1.kafka.consumer.group.id = hdfs-{uuid.uuid4().hex[:8]}
 a.sources.r1.kafka.consumer.auto.offset.reset = earliest
-a.sources.r1.batchSize = {min(batch, 1000)}
 a.sources.r1.batchDurationMillis = 100
+""" if topic is not None else f"""
+a.sources.r1.type = bench.padded_seq:PaddedSequenceSource
+a.sources.r1.totalEvents = {records}
+a.sources.r1.bodySize = {SIZE - 1}
+""")
+    text = f"""
+a.sources = r1
+a.channels = c1
+a.sinks = k1
+a.sources.r1.channels = c1
+a.sources.r1.batchSize = {min(batch, 1000)}
+{source}
 {"a.sources.r1.interceptors = b" if buckets > 1 else ""}
 {"a.sources.r1.interceptors.b.type = bench.hdfs_bench:BucketInterceptor" if buckets > 1 else ""}
 {channels[channel]}
@@ -122,6 +130,7 @@ a.sinks.k1.hdfs.journalDir = {work / 'journal'}
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--source", choices=("kafka", "seq"), default="kafka")
     parser.add_argument("--channels", default="memory,file")
     parser.add_argument("--file-types", default="DataStream,SequenceFile")
     parser.add_argument("--batches", default="1000,10000")
@@ -135,11 +144,11 @@ def main() -> None:
         for file_type in args.file_types.split(","):
             for batch in (int(b) for b in args.batches.split(",")):
                 for buckets in (int(b) for b in args.buckets.split(",")):
-                    topic = prefill(tools, args.records)
+                    topic = prefill(tools, args.records) if args.source == "kafka" else None
                     with tempfile.TemporaryDirectory() as work:
                         rate, times = run(bootstrap, hdfs_url, topic, args.records, channel=channel,
                                           file_type=file_type, batch=batch, buckets=buckets, work=Path(work))
-                    print(f"Kafka -> {channel:6} -> HDFS {file_type:12} batch {batch:>5} buckets {buckets}: "
+                    print(f"{args.source:5} -> {channel:6} -> HDFS {file_type:12} batch {batch:>5} buckets {buckets}: "
                           f"{rate:9,.0f} events/s {rate * SIZE / 1e6:6.1f} MB/s; sink batch p50 "
                           f"{statistics.median(times) * 1000:6.1f} ms", flush=True)
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import fastavro
 import hdfs_native
 import pytest
 from hdfs import InsecureClient
@@ -325,3 +327,30 @@ def listing_at(hdfs: HdfsStack, directory: str) -> dict[str, bytes]:
         with client.read(f"{directory}/{name}") as reader:
             out[name] = reader.read()
     return out
+
+
+def test_avro_event_files_are_read_back_by_fastavro(root: str, make_sink: SinkFactory) -> None:
+    sink, channel = make_sink(root, hdfs__fileType="DataStream", serializer="avro_event", hdfs__batchSize="30")
+    put(channel, [Event(f"body {i}".encode(), {"n": str(i)}) for i in range(70)])
+    assert drive(sink) == 3
+    sink.stop()
+    [data] = listing(root).values()
+    records = list(fastavro.reader(io.BytesIO(data)))
+    assert [(r["headers"], r["body"]) for r in records] == [({"n": str(i)}, f"body {i}".encode()) for i in range(70)]
+
+
+def test_buckets_by_header_and_by_rounded_hour_in_the_configured_zone(root: str, make_sink: SinkFactory) -> None:
+    sink, channel = make_sink(f"{root}/%{{app}}/%Y%m%d/%H%M", hdfs__fileType="DataStream", hdfs__round="true",
+                              hdfs__roundValue="2", hdfs__roundUnit="hour", hdfs__timeZone="America/Los_Angeles",
+                              hdfs__filePrefix="events-%{app}")
+    # 2023-11-14T22:13:20Z is 14:13 in Los Angeles (PST): the 14:00 bucket; an hour later is still 14:00 (two-hour
+    # rounding); three hours later is 16:00.
+    base = 1_700_000_000_000
+    events = [Event(b"%d" % n, {"app": app, "timestamp": str(base + offset * 3_600_000)})
+              for n, (app, offset) in enumerate([("web", 0), ("web", 1), ("web", 3), ("api", 0)])]
+    put(channel, events)
+    drive(sink)
+    sink.stop()
+    placed = {path.rsplit("/", 1)[0]: data for path, data in listing(root).items()}
+    assert placed == {"web/20231114/1400": b"0\n1\n", "web/20231114/1600": b"2\n", "api/20231114/1400": b"3\n"}
+    assert all(path.rsplit("/", 1)[1].startswith(f"events-{path.split('/')[0]}.") for path in listing(root))
