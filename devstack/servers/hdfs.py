@@ -167,8 +167,11 @@ class NameNode(_Hadoop):
             # Port 0: the servers never started here must not take a fixed port (9868, 9871) on a shared machine.
             "dfs.namenode.secondary.http-address": f"{HOST}:0",
             "dfs.namenode.https-address": f"{HOST}:0",
-            # Leave safe mode as soon as the DataNode has reported its blocks, not 30 s later.
+            # Leave safe mode as soon as the DataNode has reported its blocks, not 30 s later, and only once it
+            # reported every one: the default 0.999 is floor(0.999 * n) = n - 1 blocks below 1000, so a restarted
+            # NameNode took reads while one block had no location yet.
             "dfs.namenode.safemode.extension": "0",
+            "dfs.namenode.safemode.threshold-pct": "1.0",
         }
         site = self.write_conf(data_dir, _core_site(port, data_dir), hdfs)
         return Prepared(config=site, extra={"http_port": str(http_port)})
@@ -278,19 +281,26 @@ class DataNode(_Hadoop):
         return self.reported_blocks(record, int(state.get("BlocksTotal", 0)))
 
     def reported_blocks(self, record: Record, total: int) -> bool:
-        """The NameNode knows this DataNode holds every block: a re-registered DataNode's blocks have no live
-        location until its block report arrives, and a read then fails with "No active nodes contain this
-        block" (seen right after a restart)."""
+        """The NameNode knows this DataNode holds every finished block: a re-registered DataNode's blocks have no
+        live location until its block report arrives, and a read then fails with "No active nodes contain this
+        block" (seen right after a restart).
+
+        The last block of a file open for writing is in BlocksTotal but not in the DataNode's numBlocks (its
+        replica is reported as being written): counting it made a restart with a file open wait for ever."""
         if total == 0:
             return True
-        url = (f"http://{HOST}:{record.extra.get('namenode_http_port')}/jmx?get="
-               "Hadoop:service=NameNode,name=NameNodeInfo::LiveNodes")
+        nn_http = record.extra.get("namenode_http_port")
         try:
-            beans = http_json(url).get("beans") or []
+            fs_beans = http_json(f"http://{HOST}:{nn_http}/jmx?get="
+                                 "Hadoop:service=NameNode,name=FSNamesystem::NumFilesUnderConstruction")
+            open_files = int((fs_beans.get("beans") or [{}])[0]["NumFilesUnderConstruction"])
+            beans = http_json(f"http://{HOST}:{nn_http}/jmx?get="
+                              "Hadoop:service=NameNode,name=NameNodeInfo::LiveNodes").get("beans") or []
             nodes = json.loads(beans[0]["LiveNodes"]) if beans else {}
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, IndexError):
             return False
-        return any(isinstance(node, dict) and int(node.get("numBlocks", 0)) >= total for node in nodes.values())
+        finished = total - open_files
+        return any(isinstance(node, dict) and int(node.get("numBlocks", 0)) >= finished for node in nodes.values())
 
     def env(self, record: Record) -> dict[str, str]:
         return {}  # clients reach the DataNode through the NameNode's answers
