@@ -1,0 +1,44 @@
+"""The rules a Kafka record and a Flume event share, in one place for the source, the channel and the sink.
+
+* **Keys** are bytes in Kafka and the ``key`` header (a string) in Flume. A key that is not UTF-8 is kept
+  byte for byte: its undecodable bytes become lone surrogates (Python's ``surrogateescape``) on the way in
+  and the same bytes on the way out, so Kafka -> Kafka never rewrites a key (Flume turns them into U+FFFD).
+* **Partition headers** (``partitionIdHeader``) are read as Java's ``Integer.parseInt`` reads them (ASCII
+  digits, an optional sign), and name a partition only from 0 to 2^31-1.
+* **Record timestamps**: a record without one (type "not available", or negative) has none.
+"""
+
+from __future__ import annotations
+
+import re
+
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+
+INT32_MAX = 2**31 - 1
+_JAVA_INT = re.compile(r"[+-]?[0-9]+")
+
+
+def key_header(key: bytes) -> str:
+    """A record key as the ``key`` header: UTF-8, undecodable bytes kept as lone surrogates."""
+    return key.decode("utf-8", "surrogateescape")
+
+
+def key_bytes(header: str) -> bytes:
+    """The ``key`` header as a record key: the bytes :func:`key_header` read (UTF-8 for any other string).
+
+    Raises UnicodeEncodeError for a lone surrogate that does not stand for a byte (the event is bad data)."""
+    return header.encode("utf-8", "surrogateescape")
+
+
+def partition_number(text: str) -> int | None:
+    """The partition a header value names (Java ``Integer.parseInt``, 0 to 2^31-1); None when it names none."""
+    if not _JAVA_INT.fullmatch(text):
+        return None
+    value = int(text)
+    return value if 0 <= value <= INT32_MAX else None
+
+
+def record_timestamp(timestamp: tuple[int, int]) -> int | None:
+    """A confluent-kafka ``Message.timestamp()`` as epoch ms, None when the record has none."""
+    kind, value = timestamp
+    return None if kind == TIMESTAMP_NOT_AVAILABLE or value < 0 else value

@@ -1,0 +1,123 @@
+"""The offset tracker against a model of what a reader did: no offset is committable before its record is
+delivered, every delivered record becomes committable, a give-up says where to read again."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from flafka.kafka.offsets import OffsetTracker, Partition
+
+PARTITIONS: list[Partition] = [("a", 0), ("a", 1), ("b", 0)]
+
+
+class TrackerModel(RuleBasedStateMachine):
+    """A reader of three partitions: reads (with gaps), delivers, commits (or fails to), gives up, is revoked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracker = OffsetTracker()
+        self.position = dict.fromkeys(PARTITIONS, 0)  # the next offset the reader would fetch
+        self.in_hand: dict[Partition, list[int]] = {p: [] for p in PARTITIONS}
+        self.delivered: dict[Partition, set[int]] = {p: set() for p in PARTITIONS}  # delivered, uncommitted
+        self.committed = dict.fromkeys(PARTITIONS, 0)  # what Kafka holds for the group
+
+    @rule(partition=st.sampled_from(PARTITIONS), gaps=st.lists(st.integers(0, 3), min_size=1, max_size=5))
+    def read(self, partition: Partition, gaps: list[int]) -> None:
+        offsets = []
+        at = self.position[partition]
+        for gap in gaps:
+            at += gap
+            offsets.append(at)
+            at += 1
+        if len(offsets) > 1 and gaps[0] % 2:
+            self.tracker.read_run(partition, offsets[0], offsets[-1])
+        else:
+            for offset in offsets:
+                self.tracker.read(partition, offset)
+        self.in_hand[partition] += offsets
+        self.position[partition] = at
+
+    @rule()
+    def deliver(self) -> None:
+        self.tracker.deliver()
+        for partition, offsets in self.in_hand.items():
+            self.delivered[partition].update(offsets)
+            offsets.clear()
+
+    @rule(failed=st.booleans(), excluded=st.sets(st.sampled_from(PARTITIONS)))
+    def commit(self, failed: bool, excluded: set[Partition]) -> None:
+        offsets = self.tracker.committable(excluding=excluded)
+        assert not set(offsets) & excluded
+        if failed:
+            return
+        self.tracker.committed(offsets)
+        for partition, offset in offsets.items():
+            self.committed[partition] = offset
+            self.delivered[partition] = {o for o in self.delivered[partition] if o >= offset}
+
+    @rule(partitions=st.none() | st.sets(st.sampled_from(PARTITIONS)))
+    def give_up(self, partitions: set[Partition] | None) -> None:
+        seek = self.tracker.give_up(partitions)
+        chosen = PARTITIONS if partitions is None else partitions
+        expected = {p: self.in_hand[p][0] for p in chosen if self.in_hand[p]}
+        assert seek == expected  # read again from the first record given up
+        for partition, offset in seek.items():
+            self.in_hand[partition] = []
+            self.position[partition] = offset
+
+    @rule(partitions=st.sets(st.sampled_from(PARTITIONS), min_size=1))
+    def revoke(self, partitions: set[Partition]) -> None:
+        lost = self.tracker.forget(partitions)
+        for partition in partitions:
+            if self.delivered[partition]:
+                assert lost[partition] == max(self.delivered[partition]) + 1
+            else:
+                assert partition not in lost
+            # the partition comes back later: its reader starts from the committed offset
+            self.in_hand[partition] = []
+            self.delivered[partition] = set()
+            self.position[partition] = self.committed[partition]
+
+    @invariant()
+    def nothing_undelivered_is_committable(self) -> None:
+        for partition, offset in self.tracker.committable().items():
+            assert offset > self.committed[partition] or not self.delivered[partition]
+            # every record below the offset that is in hand (read, undelivered) would be lost by a commit
+            assert all(o >= offset for o in self.in_hand[partition]), (partition, offset, self.in_hand[partition])
+            assert self.delivered[partition], "a committable offset with nothing delivered"
+            assert offset == max(self.delivered[partition]) + 1
+
+    @invariant()
+    def every_delivered_record_is_committable(self) -> None:
+        committable = self.tracker.committable()
+        for partition, offsets in self.delivered.items():
+            if offsets:
+                assert committable.get(partition, -1) > max(offsets)
+
+    @invariant()
+    def in_hand_is_reported(self) -> None:
+        assert self.tracker.in_hand() == {p: o[0] for p, o in self.in_hand.items() if o}
+        assert self.tracker.holding == any(self.in_hand.values())
+        assert self.tracker.pending == any(self.delivered.values())
+
+    @precondition(lambda self: True)
+    @rule()
+    def nothing(self) -> None:
+        pass
+
+
+TrackerModel.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+test_offset_tracker = TrackerModel.TestCase
+
+
+def test_a_newer_delivery_survives_the_commit_of_an_older_offset() -> None:
+    tracker = OffsetTracker()
+    tracker.read_run(("t", 0), 0, 9)
+    tracker.deliver()
+    offsets = tracker.committable()
+    tracker.read_run(("t", 0), 10, 19)
+    tracker.deliver()  # delivered while the commit of 10 was in flight
+    tracker.committed(offsets)
+    assert tracker.committable() == {("t", 0): 20}
