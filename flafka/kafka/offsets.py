@@ -74,6 +74,22 @@ class OffsetTracker:
         """The offsets to commit now (the next offset to read, per partition), leaving out ``excluding``."""
         return {partition: offset for partition, offset in self._delivered.items() if partition not in excluding}
 
+    def deliver_upto(self, partition: Partition, next_offset: int) -> None:
+        """Records of ``partition`` before ``next_offset`` are safe elsewhere: committable up to there.
+
+        For a reader that keeps its records in hand itself, in several holders at once (the Kafka channel: each
+        open take transaction, and the rolled-back takes awaiting redelivery); see :meth:`committable_below`."""
+        if self._delivered.get(partition, -1) < next_offset:
+            self._delivered[partition] = next_offset
+
+    def committable_below(self, held: Mapping[Partition, int],
+                          excluding: Collection[Partition] = ()) -> dict[Partition, int]:
+        """:meth:`committable`, each partition's offset lowered to ``held[partition]``: the first offset of its
+        records still held elsewhere (undelivered). Committing past it would lose those records if this reader
+        stopped before delivering them."""
+        return {partition: min(offset, held.get(partition, offset)) for partition, offset in self._delivered.items()
+                if partition not in excluding}
+
     def committed(self, offsets: Mapping[Partition, int]) -> None:
         """These offsets are committed; a partition delivered further since keeps its newer offset."""
         for partition, offset in offsets.items():

@@ -121,3 +121,90 @@ def test_a_newer_delivery_survives_the_commit_of_an_older_offset() -> None:
     tracker.deliver()  # delivered while the commit of 10 was in flight
     tracker.committed(offsets)
     assert tracker.committable() == {("t", 0): 20}
+
+
+# --- a reader that holds its records itself, in several holders (the Kafka channel's takes) -----------------
+
+
+class HeldElsewhereModel(RuleBasedStateMachine):
+    """Take transactions hold runs of records; a commit delivers a transaction's runs (``deliver_upto``), a
+    rollback puts them back to be taken again first. Offsets are committed with ``committable_below`` the first
+    offset still held anywhere: no committed offset may pass a record that was not delivered."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tracker = OffsetTracker()
+        self.position = dict.fromkeys(PARTITIONS, 0)
+        self.redeliver: list[tuple[Partition, int, int]] = []  # (partition, first, next) awaiting redelivery
+        self.open: list[list[tuple[Partition, int, int]]] = []  # each open transaction's runs
+        self.delivered: dict[Partition, set[int]] = {p: set() for p in PARTITIONS}
+        self.committed = dict.fromkeys(PARTITIONS, 0)
+
+    def held_starts(self) -> dict[Partition, int]:
+        low: dict[Partition, int] = {}
+        for partition, first, _ in [*self.redeliver, *(run for tx in self.open for run in tx)]:
+            low[partition] = min(first, low.get(partition, first))
+        return low
+
+    @rule(partition=st.sampled_from(PARTITIONS), size=st.integers(1, 4), gap=st.integers(0, 2),
+          from_redelivery=st.booleans())
+    def take(self, partition: Partition, size: int, gap: int, from_redelivery: bool) -> None:
+        if from_redelivery and self.redeliver:
+            self.open.append([self.redeliver.pop(0)])
+            return
+        first = self.position[partition] + gap  # a gap: compacted records or transaction markers
+        self.position[partition] = first + size
+        self.open.append([(partition, first, first + size)])
+
+    @precondition(lambda self: self.open)
+    @rule(which=st.integers(0, 10), commit=st.booleans())
+    def finish(self, which: int, commit: bool) -> None:
+        runs = self.open.pop(which % len(self.open))
+        if not commit:
+            self.redeliver[:0] = runs
+            return
+        for partition, first, end in runs:
+            self.tracker.deliver_upto(partition, end)
+            self.delivered[partition].update(range(first, end))
+
+    @rule(failed=st.booleans())
+    def commit_offsets(self, failed: bool) -> None:
+        offsets = self.tracker.committable_below(self.held_starts())
+        if failed:
+            return
+        self.tracker.committed(offsets)
+        for partition, offset in offsets.items():
+            self.committed[partition] = max(self.committed[partition], offset)
+
+    @invariant()
+    def no_commit_passes_a_held_record(self) -> None:
+        held = self.held_starts()
+        for partition, offset in self.tracker.committable_below(held).items():
+            assert offset <= held.get(partition, offset)
+            assert offset <= max(self.delivered[partition], default=-1) + 1
+        for partition, offset in self.committed.items():
+            assert offset <= held.get(partition, offset), "a committed offset passed a record not yet delivered"
+
+    @invariant()
+    def delivered_records_become_committable_once_nothing_is_held_below(self) -> None:
+        held = self.held_starts()
+        committable = self.tracker.committable_below(held)
+        for partition, offsets in self.delivered.items():
+            done = [o for o in offsets if o >= self.committed[partition]]
+            if done and partition not in held:
+                assert committable[partition] == max(done) + 1
+
+
+HeldElsewhereModel.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+test_offsets_held_elsewhere = HeldElsewhereModel.TestCase
+
+
+def test_committable_below_lowers_to_the_first_held_offset_and_leaves_out_excluded_partitions() -> None:
+    tracker = OffsetTracker()
+    tracker.deliver_upto(("t", 0), 20)
+    tracker.deliver_upto(("t", 0), 10)  # an older run delivered later does not move the offset back
+    tracker.deliver_upto(("t", 1), 5)
+    assert tracker.committable_below({("t", 0): 12}) == {("t", 0): 12, ("t", 1): 5}
+    assert tracker.committable_below({("t", 0): 12}, excluding=[("t", 1)]) == {("t", 0): 12}
+    tracker.committed({("t", 0): 12, ("t", 1): 5})
+    assert tracker.committable() == {("t", 0): 20}  # the records 12..19 stay committable until committed
