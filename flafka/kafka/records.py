@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from confluent_kafka import TIMESTAMP_NOT_AVAILABLE
+from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 INT32_MAX = 2**31 - 1
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")
@@ -42,3 +42,13 @@ def record_timestamp(timestamp: tuple[int, int]) -> int | None:
     """A confluent-kafka ``Message.timestamp()`` as epoch ms, None when the record has none."""
     kind, value = timestamp
     return None if kind == TIMESTAMP_NOT_AVAILABLE or value < 0 else value
+
+
+def record_headers(message: Message) -> list[tuple[str, bytes | None]]:
+    """A consumed record's headers as (name, value) pairs (confluent-kafka's type also allows a dict and str
+    values, which only a record being produced can have)."""
+    found = message.headers()
+    if not found:
+        return []
+    pairs = found.items() if isinstance(found, dict) else found
+    return [(name, value.encode() if isinstance(value, str) else value) for name, value in pairs]

@@ -21,12 +21,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
-from kafka.errors import KafkaError
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 
@@ -198,36 +197,33 @@ def migrate_offsets(  # noqa: PLR0917 - positional signature agreed with the Kaf
     bootstrap_servers: list[str],
     group: str,
     topic: str,
-    consumer_args: dict[str, Any] | None = None,
+    client_conf: Mapping[str, Any] | None = None,
     timeout: float = 10.0,
 ) -> dict[int, int]:
     """Flume's ``migrateZookeeperOffsets``: copy ``group``'s ZooKeeper offsets for ``topic`` into Kafka.
 
     Only when Kafka holds no committed offset of ``group`` for any partition of ``topic``; returns the
-    partition → offset map committed ({} when nothing was migrated). ``timeout`` bounds the ZooKeeper
-    connection and each Kafka request. Raises :class:`ZooKeeperError` (ZooKeeper side) or
-    :class:`OffsetMigrationError` (Kafka side).
+    partition → offset map committed ({} when nothing was migrated). ``client_conf`` is the component's
+    librdkafka consumer settings (security, timeouts). ``timeout`` bounds the ZooKeeper connection and each
+    Kafka request. Raises :class:`ZooKeeperError` (ZooKeeper side) or :class:`OffsetMigrationError` (Kafka
+    side).
     """
-    timeout_ms = max(int(timeout * 1000), 1)
-    args: dict[str, Any] = dict(consumer_args or {})
-    args.update(bootstrap_servers=list(bootstrap_servers), group_id=group, enable_auto_commit=False)
+    conf: dict[str, Any] = dict(client_conf or {})
+    conf.update({"bootstrap.servers": ",".join(bootstrap_servers), "group.id": group,
+                 "enable.auto.commit": False})
     where = f"group={group} topic={topic}"
     try:
-        consumer = KafkaConsumer(**args)
-    except KafkaError as exc:
-        raise OffsetMigrationError(
-            f"cannot reach Kafka at {','.join(bootstrap_servers)} to migrate ZooKeeper offsets: {exc}",
-            retriable=bool(getattr(exc, "retriable", False)),
-        ) from exc
+        consumer = Consumer(conf)
+    except KafkaException as exc:
+        raise OffsetMigrationError(f"cannot create a Kafka consumer to migrate ZooKeeper offsets: {exc}") from exc
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic))
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        partitions = sorted(metadata.partitions) if metadata is not None and metadata.error is None else []
         if not partitions:
             log.warning("Topic not found in Kafka; ZooKeeper offset migration skipped. %s", where)
             return {}
-        committed = 0
-        for p in partitions:
-            if consumer.committed(TopicPartition(topic, p), timeout_ms=timeout_ms) is not None:
-                committed += 1
+        known = consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=timeout)
+        committed = sum(1 for tp in known if tp.offset >= 0)
         if committed:
             log.info("Kafka already has offsets; ZooKeeper offsets not migrated. %s partitions_with_offsets=%d",
                      where, committed)
@@ -243,24 +239,22 @@ def migrate_offsets(  # noqa: PLR0917 - positional signature agreed with the Kaf
             log.info("No ZooKeeper offsets to migrate. %s zk_connect=%s", where, zk_connect)
             return {}
 
-        tps = {p: TopicPartition(topic, p) for p in offsets}
-        consumer.assign(list(tps.values()))
-        consumer.commit({tps[p]: OffsetAndMetadata(o, "", -1) for p, o in offsets.items()}, timeout_ms=timeout_ms)
+        consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
         # As Flume does: read the offsets back, so a commit the broker dropped is not reported as done.
-        missing = [p for p, o in offsets.items() if consumer.committed(tps[p], timeout_ms=timeout_ms) != o]
+        back = {tp.partition: tp.offset
+                for tp in consumer.committed([TopicPartition(topic, p) for p in offsets], timeout=timeout)}
+        missing = [p for p, o in offsets.items() if back.get(p) != o]
         if missing:
             raise OffsetMigrationError(f"ZooKeeper offsets committed to Kafka did not read back. {where} "
                                        f"partitions={missing}", retriable=True)
         log.info("Migrated consumer offsets from ZooKeeper to Kafka. %s partitions=%d offsets=%s",
                  where, len(offsets), offsets)
         return offsets
-    except KafkaError as exc:
+    except KafkaException as exc:
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
         raise OffsetMigrationError(
-            f"migrating ZooKeeper offsets to Kafka failed. {where}: {type(exc).__name__}: {exc}",
-            retriable=bool(getattr(exc, "retriable", False)),
+            f"migrating ZooKeeper offsets to Kafka failed. {where}: {exc}",
+            retriable=bool(error is not None and error.retriable()) or error is None,
         ) from exc
     finally:
-        try:
-            consumer.close(autocommit=False, timeout_ms=timeout_ms)
-        except Exception as exc:  # a failed close must not hide the result or the real error
-            log.warning("Closing the offset-migration consumer failed. %s error=%s", where, exc)
+        consumer.close()

@@ -208,3 +208,16 @@ def test_committable_below_lowers_to_the_first_held_offset_and_leaves_out_exclud
     assert tracker.committable_below({("t", 0): 12}, excluding=[("t", 1)]) == {("t", 0): 12}
     tracker.committed({("t", 0): 12, ("t", 1): 5})
     assert tracker.committable() == {("t", 0): 20}  # the records 12..19 stay committable until committed
+
+
+def test_a_failed_commit_restores_its_offsets_unless_a_newer_one_waits() -> None:
+    tracker = OffsetTracker()
+    tracker.read_run(("t", 0), 0, 9)
+    tracker.read_run(("t", 1), 0, 4)
+    tracker.deliver()
+    sent = tracker.committable()
+    tracker.committed(sent)  # sent asynchronously: forgotten until its answer
+    tracker.read_run(("t", 1), 5, 7)
+    tracker.deliver()
+    tracker.restore(sent)  # the answer: the commit failed
+    assert tracker.committable() == {("t", 0): 10, ("t", 1): 8}

@@ -18,12 +18,12 @@ def test_flume_17_properties() -> None:
     config, found = parse({"kafka.bootstrap.servers": "b1:9092,b2:9092", "kafka.topics": "a, b",
                            "kafka.consumer.group.id": "g", "kafka.consumer.max.poll.records": "200",
                            "batchSize": "500"})
-    assert found == []
+    assert found == ["<test>: sources.r1 kafka.consumer.max.poll.records: warning: ignored: librdkafka has no such "
+                     "setting; the component's batch size bounds each batch"]
     assert config is not None
     assert config.topic_list() == ["a", "b"]
     assert config.group_id == "g"
-    assert config.client_args().args == {"max_poll_records": 200, "enable_auto_commit": False, "retry_backoff_ms": 10,
-                                         "fetch_max_wait_ms": 50}
+    assert config.client_config().conf["enable.auto.commit"] is False
     assert config.events_per_transaction() == 500
 
 
@@ -33,7 +33,7 @@ def test_flume_16_properties_warn_and_map() -> None:
     assert config is not None
     assert config.topic_list() == ["flume.txn"]
     assert config.group_id == "flume1"
-    assert config.client_args().args["auto_offset_reset"] == "earliest"
+    assert config.client_config().conf["auto.offset.reset"] == "earliest"
     assert found == [
         "<test>: sources.r1 topic: warning: is deprecated, use kafka.topics",
         "<test>: sources.r1 groupId: warning: is deprecated, use kafka.consumer.group.id",
@@ -44,9 +44,15 @@ def test_flume_16_properties_warn_and_map() -> None:
     ]
 
 
-def test_max_poll_records_defaults_to_the_batch_size() -> None:
-    config = parse_config(KafkaSource, {"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "batchSize": "64"})
-    assert config.client_args().args["max_poll_records"] == 64
+def test_the_consumer_settings_keep_offsets_for_the_source_to_commit() -> None:
+    config = parse_config(KafkaSource, {"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "kafka.consumer.group.id":
+                                        "g", "kafka.consumer.enable.auto.commit": "true",
+                                        "kafka.consumer.fetch.max.wait.ms": "100"})
+    settings = KafkaSource("r1", config).client_settings()
+    assert settings["group.id"] == "g"
+    assert (settings["enable.auto.commit"], settings["enable.auto.offset.store"]) == (False, False)
+    assert settings["fetch.wait.max.ms"] == 100  # the user's value wins over the source's default
+    assert settings["max.partition.fetch.bytes"] == 4 * 1024 * 1024
 
 
 @pytest.mark.parametrize(("values", "message"), [
@@ -57,7 +63,7 @@ def test_max_poll_records_defaults_to_the_batch_size() -> None:
     ({"kafka.bootstrap.servers": "b:1", "kafka.topics.regex": "orders-[a-z&&[^x]]+"},  # Java: re reads it otherwise
      "kafka.topics.regex: '[a-z&&[^x]]' at position 7: class intersection (&&)"),
     ({"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "kafka.consumer.ssl.keystore.location": "/k.jks"},
-     "cannot be read by the Python client"),
+     "JKS keystores cannot be read by librdkafka"),
     ({"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "deadLetterTopic": "dlq"},
      "deadLetterTopic: only applies with useFlumeEventFormat = true"),
 ])
