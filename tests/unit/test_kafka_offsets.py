@@ -219,5 +219,6 @@ def test_a_failed_commit_restores_its_offsets_unless_a_newer_one_waits() -> None
     tracker.committed(sent)  # sent asynchronously: forgotten until its answer
     tracker.read_run(("t", 1), 5, 7)
     tracker.deliver()
-    tracker.restore(sent)  # the answer: the commit failed
+    for partition, offset in sent.items():  # the answer: the commit failed
+        tracker.deliver_upto(partition, offset)
     assert tracker.committable() == {("t", 0): 10, ("t", 1): 8}

@@ -482,7 +482,8 @@ class KafkaSource(PollableSource):
             if where in assigned:
                 failed[where] = tp.offset
         if failed:
-            self._offsets.restore(failed)
+            for where, offset in failed.items():
+                self._offsets.deliver_upto(where, offset)  # committable again, unless a newer offset waits
             self._delivered = True
             self._commit_failed(KafkaException(error or next(tp.error for tp in partitions if tp.error)))
 
