@@ -35,9 +35,10 @@ class _OncePerKindLogger:
     def log(self, level: int, fmt: str, *args: Any) -> None:
         facility = str(args[0]) if args else ""
         message = fmt % args if args else fmt
-        # librdkafka calls a lost connection an error although the client reconnects by itself: one line per
-        # kind keeps a broker restart visible without flooding.
-        self._once.log(level, f"log:{level}:{facility}", f"Kafka client of {self._component}: {message}")
+        # librdkafka logs a refused connection as an error although the client reconnects by itself; what a
+        # component cannot recover from, it reports itself. Capped at WARNING, one line per kind.
+        self._once.log(min(level, logging.WARNING), f"log:{level}:{facility}",
+                       f"Kafka client of {self._component}: {message}")
 
 
 def client_log_settings(component: str) -> dict[str, Any]:
