@@ -106,13 +106,12 @@ from typing import Any, ClassVar
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from flafka.config.params import ComponentConfig, param, prefixed
+from flafka.config.params import ComponentConfig, param, parse_int, prefixed
 from flafka.errors import DeliveryError
 from flafka.escapes import HEADER_ESCAPE, compile_header_escapes, has_header_escapes
 from flafka.event import Event
 from flafka.kafka.avro_event import encode
-from flafka.kafka.client_config import ClientArgs, legacy_args, producer_args
-from flafka.kafka.librdkafka_config import librdkafka_producer_config
+from flafka.kafka.client_config import ClientConfig, int_setting, legacy_config, producer_config
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSinkCounter
 from flafka.sinks.base import BatchSink
@@ -133,14 +132,10 @@ _INT32_MAX = 2**31 - 1  # partitions are int32 in Kafka's protocol
 _INT64_MAX = 2**63 - 1  # record timestamps are int64
 _HOLD_BACKOFF_MAX_S = 5.0  # longest wait between two retries of a held batch's failed records
 _FLUSH_SLICE_S = 0.2  # a stop request is seen within this while waiting for delivery reports
-# Where librdkafka's accepted ranges are narrower than Java's: (argument, Java name, lowest, highest).
-_LIBRDKAFKA_RANGES = (
-    ("retry_backoff_ms", "retry.backoff.ms", 1, 300_000),
-    ("request_timeout_ms", "request.timeout.ms", 1, 900_000),
-    ("max_request_size", "max.request.size", 1000, 1_000_000_000),
-    ("linger_ms", "linger.ms", 0, 900_000),
-    ("max_in_flight_requests_per_connection", "max.in.flight.requests.per.connection", 1, 1_000_000),
-)
+_DEFAULT_REQUEST_TIMEOUT_MS = 30_000  # Java's (and librdkafka's) request.timeout.ms default
+# The sink honours max.block.ms itself (its connection check waits that long), so producer_config's note that
+# librdkafka has no such setting is not given for it.
+_MAX_BLOCK_MS = "kafka.producer.max.block.ms"
 _Headers = list[tuple[str, str | bytes | None]]  # Kafka record headers as confluent-kafka takes them
 
 
@@ -223,11 +218,10 @@ class KafkaSinkConfig(ComponentConfig):
             legacy["producer.type"] = self.producer["type"]
         return legacy
 
-    def client_args(self) -> ClientArgs:
-        """KafkaProducer arguments (without bootstrap_servers) from every generation's properties."""
-        legacy = legacy_args(self._legacy(), producer=True)
-        legacy_acks = legacy.args.pop("acks", None)
-        legacy.args.pop("enable_idempotence", None)  # decided below from the acks finally used
+    def client_config(self) -> ClientConfig:
+        """librdkafka producer settings (without bootstrap.servers) from every generation's properties."""
+        legacy = legacy_config(self._legacy(), producer=True)
+        legacy_acks = legacy.conf.pop("acks", None)  # enable.idempotence follows the acks finally used, below
         props = {k: v for k, v in self.producer.items() if k not in ("bootstrap.servers", "type")}
         if "acks" not in props:
             # requiredAcks (or the default) wins over a Flume 1.6 kafka.request.required.acks, unless the
@@ -235,16 +229,19 @@ class KafkaSinkConfig(ComponentConfig):
             props["acks"] = self.acks
             if legacy_acks is not None and self.acks == "1":
                 props["acks"] = str(legacy_acks)
-        modern = producer_args(props, default_acks=1)
-        return ClientArgs({**legacy.args, **modern.args}, legacy.errors + modern.errors,
-                          legacy.warnings + modern.warnings)
+        return legacy.merged(producer_config(props))
+
+    def max_block_ms(self) -> int:
+        """How long the sink waits for a broker when it creates a producer (Java's max.block.ms)."""
+        text = self.producer.get("max.block.ms")
+        return _DEFAULT_CONNECT_TIMEOUT_MS if text is None else parse_int(text)  # checked by client_config()
 
     def servers(self) -> list[str]:
         return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
 
     def check(self) -> Iterable[tuple[str | None, str]]:
-        args = self.client_args()
-        problems: list[tuple[str | None, str]] = list(args.errors)
+        client = self.client_config()
+        problems: list[tuple[str | None, str]] = list(client.errors)
         if not self.servers():
             problems.append(("kafka.bootstrap.servers", "is empty"))
         # The literal parts of the topic must be legal; an escape stands for any legal text.
@@ -261,18 +258,9 @@ class KafkaSinkConfig(ComponentConfig):
             problems.append(("kafka.producer.transactional.id",
                              "is not supported by the Kafka sink (Flume never begins a transaction, so every send "
                              "would fail); remove it"))
-        if args.args.get("sasl_mechanism") == "GSSAPI":
-            problems.append(("kafka.producer.sasl.mechanism",
-                             "GSSAPI (Kerberos) is not available to the Kafka sink: the confluent-kafka wheels' "
-                             "librdkafka is built without it. Use SCRAM or PLAIN over SASL_SSL, or install "
-                             "confluent-kafka built from source against libsasl2 (see README)"))
-        for arg, name, low, high in _LIBRDKAFKA_RANGES:
-            value = args.args.get(arg)
-            if value is not None and not low <= value <= high:
-                problems.append((f"kafka.producer.{name}", f"({value}) must be between {low} and {high} for "
-                                                          "librdkafka, the Kafka sink's producer"))
-        delivery = args.args.get("delivery_timeout_ms", _DEFAULT_DELIVERY_TIMEOUT_MS)
-        floor = args.args.get("linger_ms", 0) + args.args.get("request_timeout_ms", 30_000)
+        conf = client.conf
+        delivery = int_setting(conf, "delivery.timeout.ms", _DEFAULT_DELIVERY_TIMEOUT_MS)
+        floor = int_setting(conf, "linger.ms", 0) + int_setting(conf, "request.timeout.ms", _DEFAULT_REQUEST_TIMEOUT_MS)
         if delivery < floor:
             problems.append(("kafka.producer.delivery.timeout.ms",
                              f"({delivery}) must be at least linger.ms + request.timeout.ms ({floor})"))
@@ -282,7 +270,7 @@ class KafkaSinkConfig(ComponentConfig):
         return problems
 
     def check_warnings(self) -> Iterable[tuple[str | None, str]]:
-        warnings: list[tuple[str | None, str]] = list(self.client_args().warnings)
+        warnings: list[tuple[str | None, str]] = [w for w in self.client_config().warnings if w[0] != _MAX_BLOCK_MS]
         for key, value in (("serializer.class", self.serializer_class),
                            ("key.serializer.class", self.key_serializer_class)):
             if value is not None:
@@ -304,19 +292,17 @@ class KafkaSink(BatchSink):
         super().__init__(name, config)
         self.counter = KafkaSinkCounter(name)
         self.batch_size = config.batch_size
-        args = config.client_args().args
-        args["bootstrap_servers"] = config.servers()
-        self._acks = args.get("acks")
+        self._producer_config = {**config.client_config().conf, "bootstrap.servers": ",".join(config.servers())}
+        self._producer_config.setdefault("linger.ms", 0)  # Java's (and kafka-python's) default; each batch flushes
+        self._acks = self._producer_config["acks"]
         # Java's producer waits up to max.block.ms for the topic's metadata before a send fails; the sink
         # makes the same bounded check when it creates a producer, so an unreachable broker fails a batch in
         # max.block.ms rather than after delivery.timeout.ms.
-        self._connect_timeout = args.get("max_block_ms", _DEFAULT_CONNECT_TIMEOUT_MS) / 1000.0
-        delivery_s = args.get("delivery_timeout_ms", _DEFAULT_DELIVERY_TIMEOUT_MS) / 1000.0
+        self._connect_timeout = config.max_block_ms() / 1000.0
+        delivery_s = int_setting(self._producer_config, "delivery.timeout.ms", _DEFAULT_DELIVERY_TIMEOUT_MS) / 1000
         # librdkafka fails every record still unsent after delivery.timeout.ms; the extra second lets its
         # own error (naming the cause) arrive before flafka's deadline.
         self._flush_timeout = delivery_s + 1.0
-        self._producer_config = librdkafka_producer_config(args)
-        self._producer_config.setdefault("linger.ms", 0)  # Java's (and kafka-python's) default; each batch flushes
         self._producer: Producer | None = None
         self._topic_of = compile_header_escapes(config.topic)
         self._dynamic_topic = has_header_escapes(config.topic)

@@ -1,4 +1,4 @@
-"""Kafka sink without a broker: both property generations → producer arguments and warnings, topic
+"""Kafka sink without a broker: both property generations → producer settings and warnings, topic
 escapes, the allowTopicOverride default, and the per-event routing against an in-process producer
 stand-in (pure logic; the real broker is exercised in tests/integration/test_kafka_sink.py)."""
 
@@ -44,13 +44,17 @@ def errors_of(values: Mapping[str, str]) -> list[tuple[str | None, str]]:
 # -- property generations -----------------------------------------------------------------------
 
 
-def test_flume_17_config_maps_to_producer_arguments_without_warnings() -> None:
+MURMUR2 = {"partitioner": "murmur2_random"}  # Java's partitioner for keyed records, set for every producer
+
+
+def test_flume_17_config_maps_to_producer_settings_without_warnings() -> None:
     values = {"kafka.bootstrap.servers": "h1:9092, h2:9092", "kafka.topic": "orders", "flumeBatchSize": "50",
               "kafka.producer.acks": "all", "kafka.producer.linger.ms": "5",
               "kafka.producer.compression.type": "lz4", "useFlumeEventFormat": "true"}
     assert warnings_of(values) == []
     config = parse_config(KafkaSink, values)
-    assert config.client_args().args == {"acks": "all", "linger_ms": 5, "compression_type": "lz4"}
+    assert config.client_config().conf == {"acks": "all", "linger.ms": 5, "compression.type": "lz4", **MURMUR2,
+                                           "enable.idempotence": True}
     assert config.servers() == ["h1:9092", "h2:9092"]
     assert (config.topic, config.batch_size, config.use_flume_event_format) == ("orders", 50, True)
     assert config.events_per_transaction() == 50
@@ -65,6 +69,15 @@ def test_linger_defaults_to_java_zero_not_librdkafka_five() -> None:
     sink = KafkaSink("k1", parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "kafka.topic": "t"}))
     assert sink._producer_config["linger.ms"] == 0
     assert (sink._producer_config["acks"], sink._producer_config["enable.idempotence"]) == ("1", False)
+
+
+def test_max_block_ms_bounds_the_connection_check_without_a_warning() -> None:
+    # librdkafka has no max.block.ms; the sink honours it itself, so the "no such setting" note is not given.
+    values = {"kafka.bootstrap.servers": "h:1", "kafka.producer.max.block.ms": "5000"}
+    assert warnings_of(values) == []
+    assert parse_config(KafkaSink, values).max_block_ms() == 5000
+    assert "max.block.ms" not in KafkaSink("k1", parse_config(KafkaSink, values))._producer_config
+    assert parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1"}).max_block_ms() == 30_000
 
 
 def test_flume_16_config_is_accepted_with_a_deprecation_warning_per_old_name() -> None:
@@ -83,30 +96,32 @@ def test_flume_16_config_is_accepted_with_a_deprecation_warning_per_old_name() -
     ]
     config = parse_config(KafkaSink, values)
     assert (config.bootstrap_servers, config.topic, config.batch_size) == ("h:9092", "t16", 20)
-    assert config.client_args().args == {"compression_type": "snappy", "acks": "all"}
+    assert config.client_config().conf == {"compression.type": "snappy", "acks": "all", **MURMUR2,
+                                           "enable.idempotence": True}
 
 
-@pytest.mark.parametrize(("acks", "expected"), [("0", 0), ("1", 1)])
-def test_acks_0_or_1_turn_idempotence_off(acks: str, expected: int) -> None:
-    args = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "kafka.producer.acks": acks}).client_args().args
-    assert args == {"acks": expected, "enable_idempotence": False}
+@pytest.mark.parametrize("acks", ["0", "1"])
+def test_acks_0_or_1_turn_idempotence_off(acks: str) -> None:
+    conf = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "kafka.producer.acks": acks}).client_config().conf
+    assert conf == {"acks": acks, **MURMUR2, "enable.idempotence": False}
 
 
 def test_default_acks_is_1_and_required_acks_maps_to_it() -> None:
     default = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1"})
     assert (default.topic, default.batch_size, default.acks) == ("default-flume-topic", 100, "1")
-    assert default.client_args().args == {"acks": 1, "enable_idempotence": False}
+    assert default.client_config().conf == {"acks": "1", **MURMUR2, "enable.idempotence": False}
     old = parse_config(KafkaSink, {"kafka.bootstrap.servers": "h:1", "requiredAcks": "0"})
-    assert old.client_args().args == {"acks": 0, "enable_idempotence": False}
+    assert old.client_config().conf == {"acks": "0", **MURMUR2, "enable.idempotence": False}
 
 
 def test_legacy_request_required_acks_applies_unless_acks_is_set_explicitly() -> None:
     legacy = {"kafka.bootstrap.servers": "h:1", "kafka.request.required.acks": "-1"}
-    assert parse_config(KafkaSink, legacy).client_args().args == {"acks": "all"}
+    assert parse_config(KafkaSink, legacy).client_config().conf == {"acks": "all", **MURMUR2,
+                                                                    "enable.idempotence": True}
     assert warnings_of(legacy) == [("kafka.request.required.acks", "is a Kafka 0.8 producer setting (Flume 1.6); "
                                                                    "used as kafka.producer.acks")]
     explicit = parse_config(KafkaSink, {**legacy, "kafka.producer.acks": "0"})
-    assert explicit.client_args().args == {"acks": 0, "enable_idempotence": False}
+    assert explicit.client_config().conf == {"acks": "0", **MURMUR2, "enable.idempotence": False}
 
 
 def test_kafka_flume_batch_size_from_the_user_guide_is_honoured_with_a_warning() -> None:
@@ -163,8 +178,9 @@ def test_dead_letter_topic_must_be_legal_and_escaped_topic_is_accepted() -> None
 
 def test_ignored_settings_are_warnings() -> None:
     assert warnings_of({"kafka.bootstrap.servers": "h:1", "serializer.class": "x", "key.serializer.class": "y",
-                        "kafka.producer.bootstrap.servers": "other:1", "kafka.producer.buffer.memory": "1"}) == [
-        ("kafka.producer.buffer.memory", "ignored: the Python producer has no buffer.memory limit"),
+                        "kafka.producer.bootstrap.servers": "other:1", "kafka.producer.partitioner.class": "x"}) == [
+        ("kafka.producer.partitioner.class", "ignored: keyed records are partitioned by murmur2 of the key, like "
+                                             "Java's default partitioner"),
         ("serializer.class", "is a Kafka 0.8 serializer setting (Flume 1.6) with no effect; ignored (keys are "
                              "written as UTF-8 text, values as bytes)"),
         ("key.serializer.class", "is a Kafka 0.8 serializer setting (Flume 1.6) with no effect; ignored (keys are "
