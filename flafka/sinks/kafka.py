@@ -100,7 +100,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Container, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -112,6 +112,8 @@ from flafka.escapes import HEADER_ESCAPE, compile_header_escapes, has_header_esc
 from flafka.event import Event
 from flafka.kafka.avro_event import encode
 from flafka.kafka.client_config import ClientConfig, int_setting, legacy_config, producer_config
+from flafka.kafka.client_logs import client_log_settings
+from flafka.kafka.records import key_bytes, partition_number
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSinkCounter
 from flafka.sinks.base import BatchSink
@@ -128,7 +130,6 @@ _CLOSE_TIMEOUT_S = 5.0
 _DEFAULT_DELIVERY_TIMEOUT_MS = 120_000  # Java's (and librdkafka's) delivery.timeout.ms default
 _DEFAULT_CONNECT_TIMEOUT_MS = 30_000  # when max.block.ms is not set: a start against a broker that is down
 _ERROR_HEADER = "flafka.error"
-_INT32_MAX = 2**31 - 1  # partitions are int32 in Kafka's protocol
 _INT64_MAX = 2**63 - 1  # record timestamps are int64
 _HOLD_BACKOFF_MAX_S = 5.0  # longest wait between two retries of a held batch's failed records
 _FLUSH_SLICE_S = 0.2  # a stop request is seen within this while waiting for delivery reports
@@ -288,9 +289,11 @@ class KafkaSink(BatchSink):
     config: KafkaSinkConfig
     counter: KafkaSinkCounter
 
-    def __init__(self, name: str, config: KafkaSinkConfig) -> None:
+    def __init__(self, name: str, config: KafkaSinkConfig, *,
+                 producer_factory: Callable[[dict[str, Any]], Producer] = Producer) -> None:
         super().__init__(name, config)
         self.counter = KafkaSinkCounter(name)
+        self._producer_factory = producer_factory
         self.batch_size = config.batch_size
         self._producer_config = {**config.client_config().conf, "bootstrap.servers": ",".join(config.servers())}
         self._producer_config.setdefault("linger.ms", 0)  # Java's (and kafka-python's) default; each batch flushes
@@ -338,7 +341,8 @@ class KafkaSink(BatchSink):
 
     def _connect(self) -> Producer:
         try:
-            producer = Producer(self._producer_config)
+            producer = self._producer_factory({**self._producer_config,
+                                               **client_log_settings(f"Kafka sink {self.name}")})
         except KafkaException as exc:
             self.counter.connection_failed_count += 1
             raise DeliveryError(f"Kafka sink {self.name} cannot create its producer: {_reason(exc)}",
@@ -482,14 +486,12 @@ class KafkaSink(BatchSink):
             if partition_header is not None:
                 raw = headers.get(partition_header)
                 if raw is not None:
-                    try:
-                        partition = int(raw)
-                    except ValueError:
-                        partition = -1
-                    if not 0 <= partition <= _INT32_MAX:
+                    number = partition_number(raw)
+                    if number is None:
                         self._set_aside(producer, batch, event, "partition",
                                         f"header {partition_header}={raw!r} is not a partition number")
                         continue
+                    partition = number
             timestamp = 0  # librdkafka: the producer's time
             if timestamp_header is not None:
                 raw = headers.get(timestamp_header)
@@ -506,7 +508,7 @@ class KafkaSink(BatchSink):
                                        f"{timestamp_header}={raw!r}")
             key = headers.get("key")
             try:
-                key_bytes = None if key is None else key.encode()
+                record_key = None if key is None else key_bytes(key)
                 record_headers: _Headers | None = [(kafka_name, headers[flume_name].encode())
                                                    for flume_name, kafka_name in header_pairs
                                                    if flume_name in headers] if header_pairs else None
@@ -515,7 +517,7 @@ class KafkaSink(BatchSink):
                 self._set_aside(producer, batch, event, "unicode", _not_unicode(headers))
                 continue
             try:
-                refused = produce(producer, index, topic, value, key=key_bytes, partition=partition,
+                refused = produce(producer, index, topic, value, key=record_key, partition=partition,
                                   timestamp=timestamp, headers=record_headers)
             except (TypeError, ValueError, OverflowError) as exc:  # a value the client cannot take (UnicodeError too)
                 self._set_aside(producer, batch, event, "record", f"{type(exc).__name__}: {exc}")

@@ -59,6 +59,19 @@ def test_100k_events_kafka_to_memory_to_kafka_arrive_exactly_once(kafka: KafkaTo
     assert max(counts.values()) == 1
 
 
+def test_record_keys_arrive_byte_for_byte_kafka_to_kafka(kafka: KafkaTools, devstack: Devstack) -> None:
+    """The key header keeps a key that is not UTF-8 (Flume would write U+FFFD's bytes instead)."""
+    source_topic = kafka.create_topic(partitions=1)
+    sink_topic = kafka.create_topic(partitions=1)
+    keys: list[bytes | None] = [b"plain", b"\xff\xfe raw \x80", "ключ".encode(), None, b"", b"\xc3"]
+    values = [b"v%d" % i for i in range(len(keys))]
+    kafka.produce(source_topic, values, keys=keys)
+    config = kafka_to_kafka(devstack.kafka_bootstrap, source_topic, sink_topic, f"g-{uuid.uuid4().hex[:8]}")
+    with running(config):
+        records = kafka.read(sink_topic, len(keys), timeout=60)
+    assert {r.value: r.key for r in records} == dict(zip(values, keys, strict=True))
+
+
 def test_flume_16_config_runs_source_topic_a_to_sink_topic_b_never_back_to_a(
     kafka: KafkaTools, devstack: Devstack
 ) -> None:
