@@ -282,12 +282,15 @@ class KafkaSource(PollableSource):
         runs = self._runs
         tracker = self._offsets
         topic_header = config.topic_header if config.set_topic_header else None
+        topic_key = topic_header or "topic"
         simple = not config.use_flume_event_format and not self._header_map
         now = str(int(time.time() * 1000))
         run_topic: str | None = None
         run_number = -1
         run_first = previous = -1
         text = ""
+        last_timestamp = -2
+        timestamp_text = now
         for message in messages:
             if message.error() is not None:
                 self._client_error(message)
@@ -303,11 +306,13 @@ class KafkaSource(PollableSource):
                 runs.append((len(events), (topic, number)))
             previous = offset
             if simple:
-                kind, timestamp = message.timestamp()
-                headers = {"timestamp": str(timestamp) if kind and timestamp >= 0 else now, "partition": text,
-                           "offset": str(offset)}
-                if topic_header is not None:
-                    headers[topic_header] = topic
+                timestamp = message.timestamp()[1]
+                if timestamp != last_timestamp:  # records produced together share a timestamp
+                    last_timestamp = timestamp
+                    timestamp_text = str(timestamp) if timestamp >= 0 else now  # -1: the record has none
+                headers = {"timestamp": timestamp_text, "partition": text, "offset": str(offset), topic_key: topic}
+                if topic_header is None:
+                    del headers[topic_key]
                 key = message.key()
                 if key is not None:
                     headers["key"] = key_header(key)
