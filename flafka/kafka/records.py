@@ -15,6 +15,8 @@ import re
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
 INT32_MAX = 2**31 - 1
+_TOPIC_CHARS = re.compile(r"[a-zA-Z0-9._-]+")
+_TOPIC_MAX = 249
 _JAVA_INT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -52,3 +54,16 @@ def record_headers(message: Message) -> list[tuple[str, bytes | None]]:
         return []
     pairs = found.items() if isinstance(found, dict) else found
     return [(name, value.encode() if isinstance(value, str) else value) for name, value in pairs]
+
+
+def topic_problem(topic: str) -> str | None:
+    """Why ``topic`` is not a legal Kafka topic name, or None when it is."""
+    if not topic:
+        return "is empty"
+    if topic in (".", ".."):
+        return "may not be '.' or '..'"
+    if len(topic) > _TOPIC_MAX:
+        return f"is longer than {_TOPIC_MAX} characters"
+    if not _TOPIC_CHARS.fullmatch(topic):
+        return "may only contain letters, digits, '.', '_' and '-'"
+    return None

@@ -95,191 +95,44 @@ Differences from Flume:
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
-import threading
 import time
 from collections.abc import Callable, Container, Iterable
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
-from flafka.config.params import ComponentConfig, param, parse_int, prefixed
 from flafka.errors import DeliveryError
-from flafka.escapes import HEADER_ESCAPE, compile_header_escapes, has_header_escapes
+from flafka.escapes import compile_header_escapes, has_header_escapes
 from flafka.event import Event
 from flafka.kafka.avro_event import encode
-from flafka.kafka.client_config import ClientConfig, int_setting, legacy_config, producer_config
+from flafka.kafka.client_config import int_setting
 from flafka.kafka.client_logs import client_log_settings
-from flafka.kafka.records import key_bytes, partition_number
+from flafka.kafka.records import key_bytes, partition_number, topic_problem
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSinkCounter
 from flafka.sinks.base import BatchSink
+from flafka.sinks.kafka.batch import (
+    RECORD_ERRORS,
+    TOPIC_ERRORS,
+    Batch,
+    Headers,
+    Stopped,
+    bad_record,
+    by_kind,
+    header_name,
+    not_unicode,
+    reason_of,
+)
+from flafka.sinks.kafka.config import DEFAULT_DELIVERY_TIMEOUT_MS, KafkaSinkConfig
 
-__all__ = ["KafkaSink", "KafkaSinkConfig"]
+log = logging.getLogger("flafka.sinks.kafka")
 
-log = logging.getLogger(__name__)
-
-# Keys under "kafka." that are this sink's own (1.7+), not Flume 1.6 pass-through producer settings.
-_OWN_KAFKA_KEYS = ("bootstrap.servers", "topic", "flumeBatchSize")
-_TOPIC_CHARS = re.compile(r"[a-zA-Z0-9._-]+")
-_TOPIC_MAX = 249
 _CLOSE_TIMEOUT_S = 5.0
-_DEFAULT_DELIVERY_TIMEOUT_MS = 120_000  # Java's (and librdkafka's) delivery.timeout.ms default
-_DEFAULT_CONNECT_TIMEOUT_MS = 30_000  # when max.block.ms is not set: a start against a broker that is down
 _ERROR_HEADER = "flafka.error"
 _INT64_MAX = 2**63 - 1  # record timestamps are int64
 _HOLD_BACKOFF_MAX_S = 5.0  # longest wait between two retries of a held batch's failed records
 _FLUSH_SLICE_S = 0.2  # a stop request is seen within this while waiting for delivery reports
-_DEFAULT_REQUEST_TIMEOUT_MS = 30_000  # Java's (and librdkafka's) request.timeout.ms default
-# The sink honours max.block.ms itself (its connection check waits that long), so producer_config's note that
-# librdkafka has no such setting is not given for it.
-_MAX_BLOCK_MS = "kafka.producer.max.block.ms"
-_Headers = list[tuple[str, str | bytes | None]]  # Kafka record headers as confluent-kafka takes them
-
-
-def topic_problem(topic: str) -> str | None:
-    """Why ``topic`` is not a legal Kafka topic name, or None when it is."""
-    if not topic:
-        return "is empty"
-    if topic in (".", ".."):
-        return "may not be '.' or '..'"
-    if len(topic) > _TOPIC_MAX:
-        return f"is longer than {_TOPIC_MAX} characters"
-    if not _TOPIC_CHARS.fullmatch(topic):
-        return "may only contain letters, digits, '.', '_' and '-'"
-    return None
-
-
-@dataclass(frozen=True, kw_only=True)
-class KafkaSinkConfig(ComponentConfig):
-    batch_size_key: ClassVar[str] = "flumeBatchSize"
-
-    bootstrap_servers: str = param(
-        "kafka.bootstrap.servers", deprecated=("brokerList",),
-        doc="Comma-separated brokers (host:port) the producer connects to first.")
-    topic: str = param(
-        "kafka.topic", default="default-flume-topic", deprecated=("topic",),
-        doc="Topic the events are written to; `%{header}` escapes are replaced per event by that header's "
-            "value (empty when the event lacks it).")
-    batch_size: int = param(
-        "flumeBatchSize", default=100, minimum=1, deprecated=("batchSize", "kafka.flumeBatchSize"),
-        doc="Most events taken from the channel and sent in one transaction.")
-    acks: str = param(
-        "kafka.producer.acks", default="1", deprecated=("requiredAcks",), choices=("0", "1", "all", "-1"),
-        doc="Acknowledgements a record needs before it counts as written: 0, 1 (the leader) or all (-1: every "
-            "in-sync replica).")
-    use_flume_event_format: bool = param(
-        "useFlumeEventFormat", default=False,
-        doc="Write each record value as an AvroFlumeEvent datum holding the event's headers and body, instead "
-            "of the body alone.")
-    default_partition_id: int | None = param(
-        "defaultPartitionId", default=None, minimum=0,
-        doc="Partition every event is written to, unless partitionIdHeader gives one; unset: the producer's "
-            "partitioner (hash of the key).")
-    partition_id_header: str | None = param(
-        "partitionIdHeader", default=None,
-        doc="Header holding the partition number of the event (overrides defaultPartitionId); an event whose "
-            "value is not a partition of the topic is bad data.")
-    allow_topic_override: bool | None = param(
-        "allowTopicOverride", default=None,
-        doc="true: the topicHeader header, when present, chooses the event's topic. Unset or false: kafka.topic "
-            "is always used, so events read by a Kafka source (which sets header topic) are not written back into "
-            "the topic they came from. Unset means false here; Flume's default is true.")
-    topic_header: str = param(
-        "topicHeader", default="topic", doc="Header naming the event's topic when allowTopicOverride is true.")
-    timestamp_header: str | None = param(
-        "timestampHeader", default=None,
-        doc="Header holding the record timestamp (epoch ms); unset, absent, or not a whole number from 0 to 2^63-1: "
-            "the producer's time (with a warning once).")
-    header_map: dict[str, str] = prefixed(
-        "header.", doc="`header.<flumeHeader> = <kafkaHeader>`: copy an event header into a Kafka record header "
-                       "(value UTF-8).")
-    dead_letter_topic: str | None = param(
-        "deadLetterTopic", default=None,
-        doc="flafka extension: topic for events that cannot be written (partition header that is not a partition "
-            "number, illegal topic name, key or mapped header that is not valid Unicode text, too large), with every "
-            "event header as a record header plus flafka.error; unset: such events are dropped with an ERROR log.")
-    serializer_class: str | None = param(
-        "serializer.class", default=None, doc="Flume 1.6 (Kafka 0.8) value serializer; no effect (warning).")
-    key_serializer_class: str | None = param(
-        "key.serializer.class", default=None, doc="Flume 1.6 (Kafka 0.8) key serializer; no effect (warning).")
-    producer: dict[str, str] = prefixed(
-        "kafka.producer.", doc="Kafka producer properties (Java names, e.g. kafka.producer.linger.ms).")
-    kafka: dict[str, str] = prefixed(
-        "kafka.", doc="Flume 1.6: Kafka 0.8 producer properties; mapped to the modern producer when they have an "
-                      "equivalent, with a warning.")
-
-    def _legacy(self) -> dict[str, str]:
-        legacy = {k: v for k, v in self.kafka.items()
-                  if not k.startswith(("producer.", "consumer.")) and k not in _OWN_KAFKA_KEYS}
-        if "type" in self.producer:  # kafka.producer.type is the 0.8 key producer.type, not a modern one
-            legacy["producer.type"] = self.producer["type"]
-        return legacy
-
-    def client_config(self) -> ClientConfig:
-        """librdkafka producer settings (without bootstrap.servers) from every generation's properties."""
-        legacy = legacy_config(self._legacy(), producer=True)
-        legacy_acks = legacy.conf.pop("acks", None)  # enable.idempotence follows the acks finally used, below
-        props = {k: v for k, v in self.producer.items() if k not in ("bootstrap.servers", "type")}
-        if "acks" not in props:
-            # requiredAcks (or the default) wins over a Flume 1.6 kafka.request.required.acks, unless the
-            # default is all there is.
-            props["acks"] = self.acks
-            if legacy_acks is not None and self.acks == "1":
-                props["acks"] = str(legacy_acks)
-        return legacy.merged(producer_config(props))
-
-    def max_block_ms(self) -> int:
-        """How long the sink waits for a broker when it creates a producer (Java's max.block.ms)."""
-        text = self.producer.get("max.block.ms")
-        return _DEFAULT_CONNECT_TIMEOUT_MS if text is None else parse_int(text)  # checked by client_config()
-
-    def servers(self) -> list[str]:
-        return [s.strip() for s in self.bootstrap_servers.split(",") if s.strip()]
-
-    def check(self) -> Iterable[tuple[str | None, str]]:
-        client = self.client_config()
-        problems: list[tuple[str | None, str]] = list(client.errors)
-        if not self.servers():
-            problems.append(("kafka.bootstrap.servers", "is empty"))
-        # The literal parts of the topic must be legal; an escape stands for any legal text.
-        template = HEADER_ESCAPE.sub("x", self.topic)
-        problem = topic_problem(template)
-        if problem is not None:
-            hint = " (only %{header} escapes are expanded here)" if "%" in template else ""
-            problems.append(("kafka.topic", f"{problem}: {self.topic!r}{hint}"))
-        if self.dead_letter_topic is not None:
-            problem = topic_problem(self.dead_letter_topic)
-            if problem is not None:
-                problems.append(("deadLetterTopic", f"{problem}: {self.dead_letter_topic!r}"))
-        if "transactional.id" in self.producer:
-            problems.append(("kafka.producer.transactional.id",
-                             "is not supported by the Kafka sink (Flume never begins a transaction, so every send "
-                             "would fail); remove it"))
-        conf = client.conf
-        delivery = int_setting(conf, "delivery.timeout.ms", _DEFAULT_DELIVERY_TIMEOUT_MS)
-        floor = int_setting(conf, "linger.ms", 0) + int_setting(conf, "request.timeout.ms", _DEFAULT_REQUEST_TIMEOUT_MS)
-        if delivery < floor:
-            problems.append(("kafka.producer.delivery.timeout.ms",
-                             f"({delivery}) must be at least linger.ms + request.timeout.ms ({floor})"))
-        for flume_name, kafka_name in self.header_map.items():
-            if not kafka_name.strip():
-                problems.append((f"header.{flume_name}", "needs the name of the Kafka record header"))
-        return problems
-
-    def check_warnings(self) -> Iterable[tuple[str | None, str]]:
-        warnings: list[tuple[str | None, str]] = [w for w in self.client_config().warnings if w[0] != _MAX_BLOCK_MS]
-        for key, value in (("serializer.class", self.serializer_class),
-                           ("key.serializer.class", self.key_serializer_class)):
-            if value is not None:
-                warnings.append((key, "is a Kafka 0.8 serializer setting (Flume 1.6) with no effect; ignored (keys "
-                                      "are written as UTF-8 text, values as bytes)"))
-        if "bootstrap.servers" in self.producer:
-            warnings.append(("kafka.producer.bootstrap.servers", "ignored: kafka.bootstrap.servers is used"))
-        return warnings
 
 
 class KafkaSink(BatchSink):
@@ -302,7 +155,7 @@ class KafkaSink(BatchSink):
         # makes the same bounded check when it creates a producer, so an unreachable broker fails a batch in
         # max.block.ms rather than after delivery.timeout.ms.
         self._connect_timeout = config.max_block_ms() / 1000.0
-        delivery_s = int_setting(self._producer_config, "delivery.timeout.ms", _DEFAULT_DELIVERY_TIMEOUT_MS) / 1000
+        delivery_s = int_setting(self._producer_config, "delivery.timeout.ms", DEFAULT_DELIVERY_TIMEOUT_MS) / 1000
         # librdkafka fails every record still unsent after delivery.timeout.ms; the extra second lets its
         # own error (naming the cause) arrive before flafka's deadline.
         self._flush_timeout = delivery_s + 1.0
@@ -312,7 +165,7 @@ class KafkaSink(BatchSink):
         self._override = config.allow_topic_override is True
         per_event_topics = self._dynamic_topic or self._override
         self._record_errors: Container[int] = (
-            {**_RECORD_ERRORS, **_TOPIC_ERRORS} if per_event_topics else _RECORD_ERRORS)
+            {**RECORD_ERRORS, **TOPIC_ERRORS} if per_event_topics else RECORD_ERRORS)
         self._header_pairs = tuple(config.header_map.items())
         self._topic_problems: dict[str, str] = {}  # topic → "" when legal, else why not
         self._once = OncePerKind(log)
@@ -345,7 +198,7 @@ class KafkaSink(BatchSink):
                                                **client_log_settings(f"Kafka sink {self.name}")})
         except KafkaException as exc:
             self.counter.connection_failed_count += 1
-            raise DeliveryError(f"Kafka sink {self.name} cannot create its producer: {_reason(exc)}",
+            raise DeliveryError(f"Kafka sink {self.name} cannot create its producer: {reason_of(exc)}",
                                 retriable=False) from exc
         try:
             # librdkafka connects lazily (as Java): ask for metadata to know now whether a broker answers.
@@ -354,7 +207,7 @@ class KafkaSink(BatchSink):
             self._close(producer, 0.0)
             self.counter.connection_failed_count += 1
             raise DeliveryError(
-                f"Kafka sink {self.name} cannot connect to {','.join(self.config.servers())}: {_reason(exc)}",
+                f"Kafka sink {self.name} cannot connect to {','.join(self.config.servers())}: {reason_of(exc)}",
                 retriable=True) from exc
         self.counter.connection_created_count += 1
         self._producer = producer
@@ -385,7 +238,7 @@ class KafkaSink(BatchSink):
         producer = self._producer if self._producer is not None else self._connect()
         if not self._trap_noted:
             self._note_topic_trap(events)
-        batch = _Batch(self.stopping, self._record_errors)
+        batch = Batch(self.stopping, self._record_errors)
         retry: list[int] = []
         attempts = 0
         try:
@@ -401,7 +254,7 @@ class KafkaSink(BatchSink):
                 while batch.refused:  # refused by the broker (or librdkafka) per record, after the batch was sent
                     refused, batch.refused = batch.refused, []
                     for index, error, partition in refused:
-                        self._set_aside(producer, batch, events[index], *_bad_record(error, partition))
+                        self._set_aside(producer, batch, events[index], *bad_record(error, partition))
                     self._wait(producer, batch)
                 if batch.failure is None and not batch.outstanding:
                     break
@@ -419,12 +272,12 @@ class KafkaSink(BatchSink):
                                f"Kafka sink {self.name} holds a batch whose other records are acknowledged and "
                                f"retries only the records that failed, so that none is written twice. "
                                f"events={len(events)} acknowledged={batch.acked} retrying={len(retry)} "
-                               f"in_flight={batch.outstanding} retry_in={delay:g}s reason={_reason(failure)}")
+                               f"in_flight={batch.outstanding} retry_in={delay:g}s reason={reason_of(failure)}")
                 if self.stopping.wait(delay):
-                    raise _Stopped
+                    raise Stopped
                 if failure.fatal() and not batch.outstanding:
                     producer = self._reconnect(producer)
-        except _Stopped:
+        except Stopped:
             raise self._given_up(batch, len(events)) from None
         self._account(batch, attempts)
 
@@ -440,10 +293,10 @@ class KafkaSink(BatchSink):
                 self._once.log(logging.WARNING, "hold:connect", f"{exc}; the held batch waits for it. "
                                                                  f"retry_in={delay:g}s")
             if self.stopping.wait(delay):
-                raise _Stopped
+                raise Stopped
             delay = min(delay * 2, _HOLD_BACKOFF_MAX_S)
 
-    def _produce(self, producer: Producer, batch: _Batch, events: list[Event], indices: Iterable[int]) -> None:
+    def _produce(self, producer: Producer, batch: Batch, events: list[Event], indices: Iterable[int]) -> None:
         """Queue the records of ``events[indices]``; events whose values cannot make a record are set aside.
 
         Every per-event value is judged here, before it reaches the client, with cheap checks in one loop.
@@ -509,12 +362,12 @@ class KafkaSink(BatchSink):
             key = headers.get("key")
             try:
                 record_key = None if key is None else key_bytes(key)
-                record_headers: _Headers | None = [(kafka_name, headers[flume_name].encode())
+                record_headers: Headers | None = [(kafka_name, headers[flume_name].encode())
                                                    for flume_name, kafka_name in header_pairs
                                                    if flume_name in headers] if header_pairs else None
                 value = encode(headers, event.body) if flume_format else event.body
             except UnicodeEncodeError:
-                self._set_aside(producer, batch, event, "unicode", _not_unicode(headers))
+                self._set_aside(producer, batch, event, "unicode", not_unicode(headers))
                 continue
             try:
                 refused = produce(producer, index, topic, value, key=record_key, partition=partition,
@@ -523,9 +376,9 @@ class KafkaSink(BatchSink):
                 self._set_aside(producer, batch, event, "record", f"{type(exc).__name__}: {exc}")
                 continue
             if refused is not None:
-                self._set_aside(producer, batch, event, *_bad_record(refused, partition))
+                self._set_aside(producer, batch, event, *bad_record(refused, partition))
 
-    def _set_aside(self, producer: Producer, batch: _Batch, event: Event, kind: str, reason: str) -> None:
+    def _set_aside(self, producer: Producer, batch: Batch, event: Event, kind: str, reason: str) -> None:
         """A bad event: queued for the dead-letter topic when there is one, else dropped when the batch ends."""
         self.counter.event_write_fail += 1
         if self.config.dead_letter_topic is None:
@@ -534,7 +387,7 @@ class KafkaSink(BatchSink):
         batch.letters.append((event, kind, reason))
         self._produce_letter(producer, batch, len(batch.letters) - 1)
 
-    def _produce_letter(self, producer: Producer, batch: _Batch, number: int) -> None:
+    def _produce_letter(self, producer: Producer, batch: Batch, number: int) -> None:
         """Queue dead letter ``number``: the value as it would have been sent, every event header as a record
         header, plus flafka.error. Text is encoded with ``surrogatepass``: a lone surrogate (which some sources
         let through) cannot make the dead letter fail too, and comes back exactly with the same handler."""
@@ -544,7 +397,7 @@ class KafkaSink(BatchSink):
         headers = event.headers
         key = headers.get("key")
         try:
-            record_headers: _Headers = [(_header_name(k), v.encode("utf-8", "surrogatepass"))
+            record_headers: Headers = [(header_name(k), v.encode("utf-8", "surrogatepass"))
                                         for k, v in headers.items()]
             record_headers.append((_ERROR_HEADER, reason.encode("utf-8", "surrogatepass")))
             value = (encode(headers, event.body, "surrogatepass") if self.config.use_flume_event_format
@@ -557,7 +410,7 @@ class KafkaSink(BatchSink):
         if refused is not None:
             batch.letter_refused(number, refused)
 
-    def _wait(self, producer: Producer, batch: _Batch) -> None:
+    def _wait(self, producer: Producer, batch: Batch) -> None:
         """Serve delivery reports until every queued record has one, the batch's time is up, or a stop."""
         deadline = time.monotonic() + self._flush_timeout
         while True:
@@ -568,9 +421,9 @@ class KafkaSink(BatchSink):
             if not batch.outstanding or left <= 0:
                 return
             if self.stopping.is_set():
-                raise _Stopped
+                raise Stopped
 
-    def _account(self, batch: _Batch, attempts: int) -> None:
+    def _account(self, batch: Batch, attempts: int) -> None:
         """The batch is done: count and log its dead letters and dropped events, once per kind."""
         if attempts:
             self._once.log(logging.INFO, "held", f"Kafka sink {self.name} delivered the held records. "
@@ -578,7 +431,7 @@ class KafkaSink(BatchSink):
         if batch.sent_letters:
             letters = [batch.letters[n] for n in batch.sent_letters]
             self.counter.event_dead_letter_count += len(letters)
-            for kind, (n, reason) in _by_kind(letters).items():
+            for kind, (n, reason) in by_kind(letters).items():
                 self._once.log(logging.WARNING, f"bad:{kind}",
                                f"Kafka sink {self.name} sent events it cannot write to dead-letter topic "
                                f"{self.config.dead_letter_topic}. kind={kind} events={n} reason={reason}")
@@ -592,7 +445,7 @@ class KafkaSink(BatchSink):
             return
         self.counter.event_drop_count += len(dropped)
         hint = "" if self.config.dead_letter_topic else " (set deadLetterTopic to keep them)"
-        for kind, (n, reason) in _by_kind(dropped).items():
+        for kind, (n, reason) in by_kind(dropped).items():
             self._once.log(logging.ERROR, f"drop:{kind}",
                            f"Kafka sink {self.name} dropped events it cannot write{hint}. kind={kind} events={n} "
                            f"dropped_total={self.counter.event_drop_count} reason={reason}")
@@ -610,7 +463,7 @@ class KafkaSink(BatchSink):
                             self._topic_of(event.headers))
                 return
 
-    def _given_up(self, batch: _Batch, size: int) -> DeliveryError:
+    def _given_up(self, batch: Batch, size: int) -> DeliveryError:
         return DeliveryError(
             f"Kafka sink {self.name} was stopped while it retried records of a batch; the batch is rolled back "
             f"(its acknowledged records will be written again when it is taken again). events={size} "
@@ -624,147 +477,6 @@ class KafkaSink(BatchSink):
             self._close(producer, 0.0)
         return DeliveryError(
             f"Kafka sink {self.name} could not deliver a batch of {batch} events; the batch is rolled back and sent "
-            f"again. {_reason(error)}", retriable=retriable)
+            f"again. {reason_of(error)}", retriable=retriable)
 
 
-# librdkafka errors that concern one record, not the connection or the batch: the record is set aside.
-_RECORD_ERRORS = {
-    KafkaError.MSG_SIZE_TOO_LARGE: "size", KafkaError.INVALID_MSG_SIZE: "size",
-    KafkaError._UNKNOWN_PARTITION: "partition", KafkaError.INVALID_RECORD: "record",
-    KafkaError._INVALID_ARG: "record",
-}
-
-
-# Errors about a record's topic: the record's own fault when each event names its topic (``%{header}`` topics,
-# allowTopicOverride), a fault of the configuration or the cluster (retried) when every record goes to one topic.
-_TOPIC_ERRORS = {
-    KafkaError.TOPIC_EXCEPTION: "topic", KafkaError.UNKNOWN_TOPIC_OR_PART: "topic", KafkaError._UNKNOWN_TOPIC: "topic",
-    KafkaError.TOPIC_AUTHORIZATION_FAILED: "topic",
-}
-
-
-def _bad_record(error: KafkaError, partition: int) -> tuple[str, str]:
-    kind = _RECORD_ERRORS.get(error.code()) or _TOPIC_ERRORS.get(error.code(), "record")
-    reason = _reason(error)
-    return kind, f"partition {partition}: {reason}" if kind == "partition" and partition >= 0 else reason
-
-
-def _not_unicode(headers: dict[str, str]) -> str:
-    """Why ``headers`` cannot be written as UTF-8: the first header whose name or value has a lone surrogate."""
-    for name, value in headers.items():
-        for text in (name, value):
-            try:
-                text.encode()
-            except UnicodeEncodeError:
-                return f"header {name!r} is not valid Unicode text"
-    return "a header is not valid Unicode text"
-
-
-def _header_name(name: str) -> str:
-    """A record header name confluent-kafka can encode (it encodes names strictly): lone surrogates escaped."""
-    try:
-        name.encode()
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "backslashreplace").decode()
-    return name
-
-
-def _by_kind(bad: Iterable[tuple[Event, str, str]]) -> dict[str, tuple[int, str]]:
-    """kind → (events of that kind, the first one's reason)."""
-    out: dict[str, tuple[int, str]] = {}
-    for _, kind, reason in bad:
-        count, first = out.get(kind, (0, reason))
-        out[kind] = (count + 1, first)
-    return out
-
-
-def _error_of(exc: KafkaException) -> KafkaError:
-    if exc.args and isinstance(exc.args[0], KafkaError):
-        return exc.args[0]
-    return KafkaError(KafkaError._FAIL, str(exc))
-
-
-def _reason(error: KafkaError | KafkaException) -> str:
-    if isinstance(error, KafkaException):
-        error = _error_of(error)
-    return f"{error.name()}: {error.str()}"
-
-
-class _Stopped(Exception):
-    """The sink was asked to stop while it waited on a batch."""
-
-
-class _Batch:
-    """The records of one take, over every attempt: what each delivery report said.
-
-    Records are numbered by event index; dead letters by ``~n`` (negative) for ``letters[n]``.
-    """
-
-    def __init__(self, stopping: threading.Event, record_errors: Container[int]) -> None:
-        self.stopping = stopping
-        self.record_errors = record_errors  # error codes that make an event's record bad (dead letters: _RECORD_ERRORS)
-        self.produced = 0  # records (events and dead letters) queued, over every attempt
-        self.reported = 0  # of which a delivery report said failed or refused
-        self.outstanding = 0  # queued, no delivery report yet (as of the last wait): never sent again
-        self.failed: list[int] = []  # failed for a reason not their own (broker, timeout): to be retried
-        self.failure: KafkaError | None = None  # the last such reason
-        self.refused: list[tuple[int, KafkaError, int]] = []  # (event index, error, partition): bad records
-        self.letters: list[tuple[Event, str, str]] = []  # bad events for the dead-letter topic
-        self.sent_letters: list[int] = []
-        self.dropped: list[tuple[Event, str, str]] = []  # bad events with nowhere to go
-
-    @property
-    def acked(self) -> int:
-        """Records acknowledged: never sent again."""
-        return self.produced - self.reported - self.outstanding
-
-    def _delivered(self, index: int, error: KafkaError | None, message: Any) -> None:
-        if error is None:
-            return  # the common case in one test: acknowledged records are counted from the totals
-        self.reported += 1
-        if error.code() not in self.record_errors:
-            self.failure = error
-            self.failed.append(index)
-        else:
-            self.refused.append((index, error, message.partition()))
-
-    def _letter_delivered(self, number: int, error: KafkaError | None, message: Any) -> None:
-        if error is None:
-            self.sent_letters.append(number)
-            return
-        self.reported += 1
-        if error.code() not in _RECORD_ERRORS:
-            self.failure = error
-            self.failed.append(~number)
-        else:
-            self.letter_refused(number, error)
-
-    def letter_refused(self, number: int, error: KafkaError) -> None:
-        event, kind, reason = self.letters[number]
-        self.dropped.append((event, f"{kind}+dead-letter",
-                             f"{reason}; the dead-letter topic refused it too: {_reason(error)}"))
-
-    def produce(self, producer: Producer, number: int, topic: str, value: bytes, *, key: bytes | None,
-                partition: int, timestamp: int, headers: _Headers | None) -> KafkaError | None:
-        """Queue one record; the error when librdkafka refuses that record outright (size, partition …)."""
-        callback = (functools.partial(self._delivered, number) if number >= 0
-                    else functools.partial(self._letter_delivered, ~number))
-        while True:
-            try:
-                producer.produce(topic, value, key, partition=partition, timestamp=timestamp, headers=headers,
-                                 on_delivery=callback)
-                self.produced += 1
-                return None
-            except BufferError:
-                # The local queue is full: serve delivery reports until there is room. Records leave it
-                # within delivery.timeout.ms, delivered or failed, so this ends; a stop ends it sooner.
-                if self.stopping.is_set():
-                    raise _Stopped from None
-                producer.poll(0.05)
-            except KafkaException as exc:
-                error = _error_of(exc)
-                if error.code() in (self.record_errors if number >= 0 else _RECORD_ERRORS):
-                    return error
-                self.failure = error  # the producer's state, not the record's: retried like a failed delivery
-                self.failed.append(number)
-                return None
