@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from kafka import KafkaAdminClient
-from kafka.errors import CommitFailedError
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
 from kazoo.client import KazooClient
 
 from flafka.channels.base import Channel
@@ -28,7 +28,7 @@ from flafka.kafka.avro_event import AvroDecodeError, decode, encode
 from flafka.monitoring.counters import SourceCounter
 from flafka.runtime.channel_processor import ChannelProcessor
 from flafka.selectors import ReplicatingSelector
-from flafka.testing import build, drain, memory_channel, wait_until
+from flafka.testing import build, drain, memory_channel, parse_config, wait_until
 from tests.integration.agents import COLLECT, running
 from tests.integration.conftest import Devstack
 from tests.integration.kafka_tools import KafkaTools
@@ -105,15 +105,38 @@ def expect_size() -> contract.SizeCheck:
 # --- helpers for the Kafka-specific tests ----------------------------------------------------------------
 
 
+class FlakyCommits(Consumer):
+    """A real consumer whose next ``failures`` offset commits fail, as a broker error would make them."""
+
+    failures = 0
+
+    def commit(self, *args: Any, **kwargs: Any) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise KafkaException(KafkaError(KafkaError.REBALANCE_IN_PROGRESS))
+        return super().commit(*args, **kwargs)
+
+
 @pytest.fixture
-def make_channel(devstack: Devstack) -> Iterator[Callable[..., KafkaChannel]]:
+def consumers() -> list[FlakyCommits]:
+    """The consumers the channels of ``make_channel`` made, in order."""
+    return []
+
+
+@pytest.fixture
+def make_channel(devstack: Devstack, consumers: list[FlakyCommits]) -> Iterator[Callable[..., KafkaChannel]]:
     made: list[KafkaChannel] = []
+
+    def consumer(conf: dict[str, Any]) -> FlakyCommits:
+        consumers.append(FlakyCommits(conf))
+        return consumers[-1]
 
     def make(topic: str, group: str | None = None, **values: str) -> KafkaChannel:
         props = {"kafka.bootstrap.servers": devstack.kafka_bootstrap, "kafka.topic": topic,
                  "kafka.consumer.group.id": group or _unique("g")}
         props.update({k.replace("__", "."): v for k, v in values.items()})
-        channel = build(KafkaChannel, props, name=f"kc{len(made)}")
+        name = f"kc{len(made)}"
+        channel = KafkaChannel(name, parse_config(KafkaChannel, props, name), consumer_factory=consumer)
         channel.start()
         made.append(channel)
         return channel
@@ -273,22 +296,37 @@ def test_raw_records_with_parse_as_flume_event_false(
 ) -> None:
     topic = kafka.create_topic(partitions=1)
     values = [b"raw-%d" % i for i in range(6)]
-    keys: list[bytes | None] = [b"k0", None, "ключ".encode(), None, b"", b"\xff"]
+    keys: list[bytes | None] = [b"k0", None, "ключ".encode(), None, b"", b"k\xff"]
     kafka.produce(topic, values, keys=keys)
     channel = make_channel(topic, parseAsFlumeEvent="false")
-    assert take_until(channel, 6, batch=4) == [
+    taken = take_until(channel, 6, batch=4)
+    assert taken == [
         Event(b"raw-0", {"key": "k0"}),
         Event(b"raw-1", {}),
         Event(b"raw-2", {"key": "ключ"}),
         Event(b"raw-3", {}),
         Event(b"raw-4", {"key": ""}),
-        Event(b"raw-5", {"key": "\ufffd"}),  # not UTF-8: replaced, as Java's StringDeserializer does
+        Event(b"raw-5", {"key": "k\udcff"}),  # not UTF-8: kept byte for byte (Java's deserializer gives U+FFFD)
     ]
     # The put side writes the body alone; the key header becomes the record key; other headers are dropped.
-    put(channel, [Event(b"plain", {"key": "pk", "other": "dropped"})])
-    (record,) = kafka.read(topic, 7)[6:]
+    put(channel, [Event(b"plain", {"key": "pk", "other": "dropped"}), taken[5]])
+    (record, again) = kafka.read(topic, 8)[6:]
     assert (record.key, record.value, record.headers) == (b"pk", b"plain", [])
-    assert take_until(channel, 1) == [Event(b"plain", {"key": "pk"})]
+    assert (again.key, again.value) == (b"k\xff", b"raw-5")
+    assert take_until(channel, 2) == [Event(b"plain", {"key": "pk"}), taken[5]]
+
+
+def test_a_key_that_is_not_utf8_round_trips_through_an_avro_flume_event_channel(
+    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel]
+) -> None:
+    topic = kafka.create_topic(partitions=1)
+    channel = make_channel(topic)
+    event = Event(b"body", {"key": b"\xfe-k".decode("utf-8", "surrogateescape"), "h": "v"})
+    put(channel, [event])
+    (record,) = kafka.read(topic, 1)
+    assert record.key == b"\xfe-k"
+    assert decode(record.value) == ({"key": "\ufffd-k", "h": "v"}, b"body")  # any reader can decode the datum
+    assert take_until(channel, 1) == [event]
 
 
 def test_a_rolled_back_take_is_redelivered_first(
@@ -370,15 +408,11 @@ def test_two_instances_of_one_group_split_partitions_and_a_clean_stop_hands_over
 
 def _assigned(bootstrap: str, group: str) -> list[int]:
     """Partitions owned by each member of ``group``, sorted (empty while the group is rebalancing)."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    try:
-        description: dict[str, Any] = admin.describe_groups([group])[group]
-    finally:
-        admin.close()
-    if description.get("group_state") != "Stable":
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    description = admin.describe_consumer_groups([group])[group].result(timeout=WAIT)
+    if description.state != ConsumerGroupState.STABLE:
         return []
-    return sorted(sum(len(t["partitions"]) for t in (m.get("member_assignment") or {}).get("assigned_partitions", []))
-                  for m in description.get("members", []))
+    return sorted(len(m.assignment.topic_partitions) for m in description.members)
 
 
 def test_partition_header_and_default_partition_route_puts(
@@ -471,7 +505,7 @@ def test_the_consumer_of_a_thread_that_ended_hands_its_partitions_over(
 
 
 def test_stop_releases_a_waiting_take_and_closes_the_consumers(
-    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel]
+    kafka: KafkaTools, devstack: Devstack, make_channel: Callable[..., KafkaChannel]
 ) -> None:
     topic = kafka.create_topic(partitions=1)
     channel = make_channel(topic)
@@ -483,19 +517,17 @@ def test_stop_releases_a_waiting_take_and_closes_the_consumers(
 
     taker = threading.Thread(target=wait_long)
     taker.start()
-    wait_until(lambda: _assigned_any(channel), timeout=WAIT, message="the take's consumer to join the group")
+    wait_until(lambda: _assigned(devstack.kafka_bootstrap, channel.config.group_id) == [1], timeout=WAIT,
+               message="the take's consumer to join the group")
     started = time.monotonic()
     channel.stop()
     taker.join(WAIT)
     assert not taker.is_alive()
     assert results == [[]]
-    assert time.monotonic() - started < 10.0
+    assert time.monotonic() - started < 5.0
+    assert _assigned(devstack.kafka_bootstrap, channel.config.group_id) == []  # it left the group
     with pytest.raises(KafkaChannelError, match="stopped"), channel.transaction() as tx:
         tx.take_batch(1, 0.0)
-
-
-def _assigned_any(channel: KafkaChannel) -> bool:
-    return any(t.consumer.assignment() for t in channel._takers)
 
 
 def test_a_take_still_open_when_its_consumer_closes_is_delivered_again_not_lost(
@@ -518,31 +550,16 @@ def test_a_take_still_open_when_its_consumer_closes_is_delivered_again_not_lost(
     assert take_rest(second) == sent[5:]  # at least once: delivered again, never lost
 
 
-def _fail_commits(channel: KafkaChannel, times: int) -> None:
-    """Make the next ``times`` offset commits of the channel's only consumer fail, as a broker error would."""
-    (taker,) = channel._takers
-    consumer = taker.consumer
-    real = consumer.commit
-    left = [times]
-
-    def commit(offsets: Any, timeout_ms: int | None = None) -> None:
-        if left[0] > 0:
-            left[0] -= 1
-            raise CommitFailedError("injected")
-        real(offsets, timeout_ms=timeout_ms)
-
-    consumer.commit = commit
-
-
 def test_a_failed_offset_commit_is_counted_and_retried_with_the_next_commit(
-    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel]
+    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel], consumers: list[FlakyCommits]
 ) -> None:
     topic = kafka.create_topic(partitions=1)
     channel = make_channel(topic)
     sent = id_events(0, 30)
     put(channel, sent)
     assert take_until(channel, 10) == sent[:10]
-    _fail_commits(channel, 1)
+    (consumer,) = consumers
+    consumer.failures = 1
     assert take_until(channel, 10) == sent[10:20]  # delivered; its commit fails
     assert channel.counter.commit_fail_count == 1
     assert kafka.committed(channel.config.group_id, topic) == {0: 10}
@@ -551,7 +568,7 @@ def test_a_failed_offset_commit_is_counted_and_retried_with_the_next_commit(
 
 
 def test_offsets_whose_commit_failed_are_committed_when_the_consumer_closes(
-    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel]
+    kafka: KafkaTools, make_channel: Callable[..., KafkaChannel], consumers: list[FlakyCommits]
 ) -> None:
     topic = kafka.create_topic(partitions=1)
     group = _unique("g")
@@ -559,7 +576,7 @@ def test_offsets_whose_commit_failed_are_committed_when_the_consumer_closes(
     sent = id_events(0, 30)
     put(channel, sent)
     assert take_until(channel, 10) == sent[:10]
-    _fail_commits(channel, 1)
+    consumers[0].failures = 1
     assert take_until(channel, 12) == sent[10:22]
     assert kafka.committed(group, topic) == {0: 10}
     channel.stop()  # the partitions are given up: what was delivered is committed then
