@@ -172,6 +172,7 @@ class KafkaChannel(Channel):
         """Close every consumer, then the producer, within about ``timeout`` seconds; log what is left."""
         deadline = time.monotonic() + timeout
         self._signals.stopping = True
+        self._producing.request_stop()  # a put waiting on Kafka gives up now, not after the consumers closed
         self.wakeup()
         with self._takers_lock:
             takers, self._takers = self._takers, []

@@ -372,6 +372,11 @@ class Producing:
 
     # -- stop -----------------------------------------------------------------------------------------
 
+    def request_stop(self) -> None:
+        """Waiting puts fail from now on, and new ones are refused."""
+        with self._lock:
+            self._stopping = True
+
     def stop(self, deadline: float) -> None:
         """Make waiting puts fail, wait for them until ``deadline``, drop the producer (what the failed puts had
         queued is purged: their sources send them again); log what could not finish."""
