@@ -283,10 +283,11 @@ class Producing:
             else:
                 failure = error
         if failure is not None:
-            # Not the records' fault (the broker, the cluster, a timeout): the source retries, unless the
-            # producer itself failed for good.
+            # Not the records' fault (the broker, the cluster, a timeout): the source retries.
+            if failure.fatal() or failure.code() == KafkaError._FATAL:
+                self._replace(producer)
             raise KafkaChannelError(f"Kafka channel {self._name} could not write {len(records)} events to topic "
-                                    f"{self._topic}: {failure.name()}: {failure.str()}", retriable=not failure.fatal())
+                                    f"{self._topic}: {failure.name()}: {failure.str()}")
         if refused:
             raise EventsRefused(self._name, refused)
 
@@ -356,6 +357,18 @@ class Producing:
             if count is not None:
                 return self._unknown(partition, count)
         return f"Kafka refused the record: {error.name()}: {error.str()}"
+
+    def _replace(self, producer: Producer) -> None:
+        """``producer`` failed for good (an idempotent producer's fatal error fails every record after it): the
+        next put gets a new one."""
+        with self._lock:
+            if self._producer is not producer:
+                return  # another put replaced it already
+            self._producer = None
+        log.warning("Kafka channel %s drops its producer after a fatal error; the next put makes a new one. topic=%s",
+                    self._name, self._topic)
+        producer.purge()
+        producer.flush(0)
 
     def _create(self) -> Producer:
         with self._lock:

@@ -157,6 +157,21 @@ def test_a_commit_fails_when_a_record_is_not_acknowledged_and_its_retry_writes_n
     assert [v for _, _, v in producer.produced][5:] == [b"e0", b"e1", b"e2", b"e3"]
 
 
+def test_a_producer_that_failed_for_good_is_replaced_at_the_next_put(
+    make: Callable[..., KafkaChannel], made: list[FakeProducer]
+) -> None:
+    channel = make(parseAsFlumeEvent="false")
+    put(channel, [Event(b"warm-up")])
+    made[0].outcome = lambda key, partition, value: KafkaError(KafkaError._FATAL, "sequence desynchronised",
+                                                               fatal=True)
+    with pytest.raises(KafkaChannelError, match="_FATAL") as failed:
+        put(channel, [Event(b"a")])
+    assert failed.value.retriable is True  # with a new producer
+    put(channel, [Event(b"a")])
+    assert len(made) == 2
+    assert made[1].produced == [(None, -1, b"a")]
+
+
 def test_another_threads_retry_or_other_events_are_not_skipped(
     make: Callable[..., KafkaChannel], made: list[FakeProducer]
 ) -> None:
