@@ -63,6 +63,7 @@ ConsumerFactory = Callable[[dict[str, Any]], Consumer]
 _SLICE_S = 0.1  # longest wait inside librdkafka before a take looks at a stop or wakeup again
 _JOIN_WAIT_S = 30.0  # how long a take keeps waiting while its consumer (re)joins the group
 _MIN_FETCH = 500  # records a take collects at least (the rest wait in the buffer for the next takes)
+_LATE_CLOSE_S = 5.0  # a consumer a stop could not close (its take was running) is closed by that take within this
 _MAX_POLL_INTERVAL_MS = 300_000  # librdkafka's (and Java's) max.poll.interval.ms default
 
 
@@ -179,7 +180,7 @@ class Taker:
                     serve(self.buffer, max_events, held, out)
             finally:
                 if self.close_requested and not self.closed:
-                    self._close(time.monotonic() + _JOIN_WAIT_S)
+                    self._close(time.monotonic() + _LATE_CLOSE_S)
         return out
 
     def _consume(self, count: int, wait: float) -> list[Message]:
