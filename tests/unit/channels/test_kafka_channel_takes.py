@@ -79,6 +79,8 @@ class FakeConsumer:
         self.fail_commits = 0
         self.closed = False
         self.waiting = threading.Event()
+        self.stuck: threading.Event | None = None  # set: consume() hangs inside the client until it is set
+        self.inside = threading.Event()
 
     def subscribe(self, topics: list[str], **callbacks: Any) -> None:
         assert topics == [TOPIC]
@@ -86,6 +88,9 @@ class FakeConsumer:
 
     def consume(self, num_messages: int, timeout: float) -> list[FakeMessage]:
         assert not self.closed
+        if self.stuck is not None:
+            self.inside.set()
+            assert self.stuck.wait(10)
         if not self.joined:
             self.joined = True
             self.assigned = sorted(self.broker.logs)
@@ -345,3 +350,41 @@ def test_the_consumer_of_a_thread_that_ended_is_closed_when_the_next_is_made(
     assert broker.committed == {0: 4}
     assert take(channel, 10) == sent[4:]
     assert [c.closed for c in consumers] == [True, False]
+
+
+def test_a_stop_keeps_its_deadline_when_a_take_hangs_in_the_client_and_that_take_closes_the_consumer(
+    make: Callable[..., KafkaChannel], broker: FakeBroker, consumers: list[FakeConsumer],
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    channel = make()
+    broker.fill(0, 1)
+    errors: list[BaseException] = []
+    ready = threading.Event()
+    go = threading.Event()
+
+    def hanging_take() -> None:
+        try:
+            assert len(take(channel, 10)) == 1
+            ready.set()
+            assert go.wait(10)
+            take(channel, 10)
+        except BaseException as exc:  # reported to the test thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=hanging_take)
+    worker.start()
+    assert ready.wait(10)
+    (consumer,) = consumers
+    consumer.stuck = threading.Event()
+    go.set()
+    assert consumer.inside.wait(10)
+    started = time.monotonic()
+    channel.stop_within(0.3)
+    assert time.monotonic() - started < 2
+    assert not consumer.closed  # never closed under a call in progress (librdkafka would crash)
+    assert "could not close a consumer still taking" in caplog.text
+    consumer.stuck.set()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert errors == []
+    assert consumer.closed  # by the take, once out of the client
