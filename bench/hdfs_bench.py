@@ -25,8 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kafka import KafkaProducer
-
+from bench.kafka_bench import fill
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
 from flafka.event import Event
@@ -49,13 +48,7 @@ class BucketInterceptor(Interceptor):
 
 def prefill(tools: KafkaTools, records: int) -> str:
     topic = tools.create_topic(partitions=4, prefix="hdfsbench")
-    producer = KafkaProducer(bootstrap_servers=tools.bootstrap, acks=1, enable_idempotence=False, linger_ms=20,
-                             batch_size=512 * 1024)
-    body = b"x" * (SIZE - 1)
-    for _ in range(records):
-        producer.send(topic, value=body)
-    producer.flush()
-    producer.close()
+    fill(tools.bootstrap, topic, records, b"x" * (SIZE - 1))
     return topic
 
 

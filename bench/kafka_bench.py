@@ -5,13 +5,14 @@
     python bench/kafka_bench.py --only raw,null --records 500000
 
 Measurements (each on a fresh topic, prefilled before timing starts):
-  raw      kafka-python KafkaConsumer reading the topic: the ceiling for the source
-  raw-produce  kafka-python KafkaProducer writing as fast as it can: the ceiling for the Kafka sink
+  raw      a confluent-kafka Consumer reading the topic with the Kafka source's default fetch settings:
+           the ceiling for the source
+  raw-produce  a confluent-kafka Producer writing as fast as it can: the ceiling for the Kafka sink
   null     Kafka source -> memory channel -> null sink
   kafka    Kafka source -> memory channel -> Kafka sink (acks=1)
   latency  Kafka -> memory -> Kafka at a fixed rate (--rate, default 1000/s), small batches, p50/p99 of
            the pipeline's own latency (broker LogAppendTime on the output topic minus on the input topic)
-           and of client to client (load generator's send -> reader's poll, which adds two kafka-python
+           and of client to client (load generator's send -> reader's poll, which adds two confluent-kafka
            hops). The load generator and the reader run in their own processes; timing starts after a
            warm-up record went through.
 """
@@ -31,54 +32,90 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kafka import KafkaConsumer, KafkaProducer
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
-from flafka.kafka.client_config import CONSUMER_RETRY_BACKOFF_MS
 from flafka.runtime.agent import Agent
+from flafka.sources.kafka.source import CONSUMER_DEFAULTS
 from tests.integration.kafka_tools import KafkaTools
+
+#: How long a raw read may take before the bench gives up (a broker that stopped answering).
+READ_DEADLINE_S = 600.0
+
+
+def _failed(error: KafkaError, _msg: Message) -> None:
+    # With delivery.report.only.error only failures come here: a record the bench counts on is missing.
+    sys.exit(f"produce failed: {error}")
+
+
+def produce_all(producer: Producer, topic: str, records: int, body: bytes) -> None:
+    """``records`` copies of ``body`` through ``producer``, waiting for the broker's acknowledgements.
+
+    poll(0) after each record serves the delivery queue; a full local queue (BufferError) waits for room."""
+    for _ in range(records):
+        while True:
+            try:
+                producer.produce(topic, value=body)
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    left = producer.flush(120)
+    if left:
+        sys.exit(f"{left} records to {topic} were not acknowledged within 120 s")
+
+
+def fill(bootstrap: str, topic: str, records: int, body: bytes) -> None:
+    """Prefill ``topic`` fast: large batches, acks=1 (not timed; only the records matter)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 20, "batch.size": 1024 * 1024,
+                         "delivery.report.only.error": True, "on_delivery": _failed})
+    produce_all(producer, topic, records, body)
 
 
 def prefill(tools: KafkaTools, records: int, size: int, partitions: int) -> str:
     topic = tools.create_topic(partitions=partitions, prefix=f"bench{size}")
-    producer = KafkaProducer(bootstrap_servers=tools.bootstrap, acks=1, enable_idempotence=False,
-                             linger_ms=20, batch_size=512 * 1024)
-    body = b"x" * size
-    for _ in range(records):
-        producer.send(topic, value=body)
-    producer.flush()
-    producer.close()
+    fill(tools.bootstrap, topic, records, b"x" * size)
     return topic
 
 
 def raw_consume(bootstrap: str, topic: str, records: int) -> float:
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"raw-{uuid.uuid4().hex[:8]}",
-                             auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=1000)
+    """A confluent-kafka Consumer alone: the ceiling for the source.
+
+    It fetches with the source's own defaults (imported, so the two cannot drift apart): the ceiling of that
+    source, not of some other tuning."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"raw-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False, **CONSUMER_DEFAULTS})
+    consumer.subscribe([topic])
     got = 0
     started = None
-    while got < records:
-        for batch in consumer.poll(timeout_ms=1000, max_records=1000).values():
-            if started is None:
-                started = time.perf_counter()
-            got += len(batch)
-    elapsed = time.perf_counter() - (started or time.perf_counter())
-    consumer.close()
+    deadline = time.monotonic() + READ_DEADLINE_S
+    try:
+        while got < records:
+            if time.monotonic() > deadline:
+                sys.exit(f"raw: read {got:,} of {records:,} records within {READ_DEADLINE_S:g} s")
+            for msg in consumer.consume(1000, timeout=1.0):
+                if msg.error() is not None:
+                    print(f"raw: consumer error: {msg.error()}", file=sys.stderr)
+                    continue
+                if started is None:
+                    started = time.perf_counter()
+                got += 1
+        elapsed = time.perf_counter() - (started or time.perf_counter())
+    finally:
+        consumer.close()
     return records / elapsed
 
 
 def raw_produce(bootstrap: str, records: int, size: int) -> float:
-    """kafka-python KafkaProducer alone (acks=1, linger 5 ms): the ceiling for the Kafka sink."""
+    """A confluent-kafka Producer alone (acks=1, linger 5 ms, 512 KiB batches): the ceiling for the Kafka sink."""
     topic = KafkaTools(bootstrap).create_topic(4, prefix="rawprod")
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=5,
-                             batch_size=524288)
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 5, "batch.size": 512 * 1024,
+                         "delivery.report.only.error": True, "on_delivery": _failed})
     body = b"x" * size
     started = time.perf_counter()
-    for _ in range(records):
-        producer.send(topic, value=body)
-    producer.flush()
+    produce_all(producer, topic, records, body)
     elapsed = time.perf_counter() - started
-    producer.close()
     return records / elapsed
 
 
@@ -132,19 +169,21 @@ _WARM_UP = b"w"
 
 def _generate(bootstrap: str, topic: str, total: int, rate: int, warm: Any) -> None:
     """Load generator (own process): warm-up records until one came out, then ``total`` at ``rate``/s."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks=1, enable_idempotence=False, linger_ms=0)
+    # Nagle off (TCP_NODELAY), as kafka-python had it and librdkafka does not by default: a lone small
+    # request must not wait in the socket, since the client hops are measured too.
+    producer = Producer({"bootstrap.servers": bootstrap, "acks": 1, "linger.ms": 0, "socket.nagle.disable": True})
     while not warm.is_set():
-        producer.send(topic, value=struct.pack(">d", time.time()) + _WARM_UP)
-        producer.flush()
+        producer.produce(topic, value=struct.pack(">d", time.time()) + _WARM_UP)
+        producer.flush(10)
         warm.wait(0.05)
     start = time.perf_counter()
     for i in range(total):
         delay = start + i / rate - time.perf_counter()
         if delay > 0:
-            time.sleep(delay)
-        producer.send(topic, value=struct.pack(">d", time.time()) + b"x" * 92)
-    producer.flush()
-    producer.close()
+            time.sleep(delay)  # pacing to the requested rate, not synchronisation
+        producer.produce(topic, value=struct.pack(">d", time.time()) + b"x" * 92)
+        producer.poll(0)
+    producer.flush(30)
 
 
 def _read(bootstrap: str, topics: tuple[str, str], total: int, *, timeout_s: float, warm: Any,
@@ -155,24 +194,27 @@ def _read(bootstrap: str, topics: tuple[str, str], total: int, *, timeout_s: flo
     Broker to broker: appended to the input topic → appended to the output topic (both topics stamp
     records with the broker's LogAppendTime, in ms), the pipeline alone."""
     topic_in, topic_out = topics
-    consumer = KafkaConsumer(topic_in, topic_out, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                             group_id=f"latc-{uuid.uuid4().hex[:8]}", fetch_max_wait_ms=5,
-                             retry_backoff_ms=CONSUMER_RETRY_BACKOFF_MS)  # as flafka's consumers
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"latc-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5, "socket.nagle.disable": True})
+    consumer.subscribe([topic_in, topic_out])
     appended_in: dict[bytes, int] = {}
     out: list[tuple[bytes, float, int]] = []  # (value, client to client, output append time)
     deadline = time.monotonic() + timeout_s
     while len(out) < total and time.monotonic() < deadline:
-        polled = consumer.poll(timeout_ms=100)
+        # One record per poll(): consume(n, timeout) waits for n records or the whole timeout, which at a
+        # fixed rate would add up to the timeout to every client-to-client figure.
+        msg = consumer.poll(0.1)
         now = time.time()
-        for tp, batch in polled.items():
-            for record in batch:
-                if record.value[8:] == _WARM_UP:
-                    if tp.topic == topic_out:
-                        warm.set()
-                elif tp.topic == topic_in:
-                    appended_in[record.value] = record.timestamp
-                else:
-                    out.append((record.value, now - struct.unpack(">d", record.value[:8])[0], record.timestamp))
+        if msg is None or msg.error() is not None or (value := msg.value()) is None:
+            continue
+        appended = msg.timestamp()[1]  # LogAppendTime: both topics are created with it
+        if value[8:] == _WARM_UP:
+            if msg.topic() == topic_out:
+                warm.set()
+        elif msg.topic() == topic_in:
+            appended_in[value] = appended
+        else:
+            out.append((value, now - struct.unpack(">d", value[:8])[0], appended))
     consumer.close()
     results.put([(client, (appended - appended_in[value]) / 1000.0) for value, client, appended in out
                  if value in appended_in])
@@ -266,7 +308,7 @@ def main() -> None:
                 rate = raw_produce(bootstrap, args.records, size)
             else:
                 rate = pipeline(bootstrap, topic, args.records, name)
-            label = {"raw": "raw kafka-python consumer", "raw-produce": "raw kafka-python producer",
+            label = {"raw": "raw confluent-kafka consumer", "raw-produce": "raw confluent-kafka producer",
                      "null": "Kafka -> memory -> null", "kafka": "Kafka -> memory -> Kafka"}[name]
             print(f"{size:>5} B  {label:<28} {rate:>10,.0f} events/s {rate * size / 1e6:>8.1f} MB/s", flush=True)
     if "latency" in only:

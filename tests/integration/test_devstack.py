@@ -22,8 +22,8 @@ from typing import Any
 
 import hdfs
 import pytest
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from devstack.errors import DevstackError
 from devstack.servers import expand, with_dependents, with_requirements
@@ -36,36 +36,45 @@ DEADLINE_S = 30.0
 
 def test_broker_round_trip(devstack: Devstack) -> None:
     topic = f"devstack-{uuid.uuid4().hex[:12]}"  # unique: the servers may be reused across sessions
-    admin = KafkaAdminClient(bootstrap_servers=devstack.kafka_bootstrap, client_id="devstack-test")
-    try:
-        admin.create_topics([NewTopic(name=topic, num_partitions=PARTITIONS, replication_factor=1)])
-    finally:
-        admin.close()
+    admin = AdminClient({"bootstrap.servers": devstack.kafka_bootstrap, "client.id": "devstack-test"})
+    created = admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)],
+                                  request_timeout=DEADLINE_S)
+    created[topic].result(timeout=DEADLINE_S)
 
     sent = [f"record-{i:03d}".encode() for i in range(RECORDS)]
-    producer = KafkaProducer(bootstrap_servers=devstack.kafka_bootstrap, acks="all")
-    try:
-        futures = [producer.send(topic, key=str(i).encode(), value=v) for i, v in enumerate(sent)]
-        producer.flush(timeout=DEADLINE_S)
-        partitions_written = {f.get(timeout=DEADLINE_S).partition for f in futures}
-    finally:
-        producer.close()
+    # murmur2_random: Java's partitioner, as Flume's components place keyed records.
+    producer = Producer({"bootstrap.servers": devstack.kafka_bootstrap, "acks": "all",
+                         "partitioner": "murmur2_random"})
+    partitions_written: set[int] = set()
+    failures: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, msg: Message) -> None:
+        if error is not None:
+            failures.append(error)
+        else:
+            partitions_written.add(msg.partition() or 0)
+
+    for i, value in enumerate(sent):
+        producer.produce(topic, key=str(i).encode(), value=value, on_delivery=delivered)
+    assert producer.flush(DEADLINE_S) == 0, "every record should be acknowledged within the deadline"
+    assert failures == []
     assert partitions_written == set(range(PARTITIONS)), "keys should spread the records over every partition"
 
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=devstack.kafka_bootstrap,
-        group_id=f"{topic}-group",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
+    consumer = Consumer({
+        "bootstrap.servers": devstack.kafka_bootstrap,
+        "group.id": f"{topic}-group",
+        "auto.offset.reset": "earliest",
+        "enable.auto.commit": False,
+    })
     received: list[bytes] = []
     try:
+        consumer.subscribe([topic])
         deadline = time.monotonic() + DEADLINE_S
         while len(received) < RECORDS and time.monotonic() < deadline:
-            for batch in consumer.poll(timeout_ms=500).values():
-                received.extend(record.value for record in batch)
-        consumer.commit()
+            for msg in consumer.consume(1000, timeout=0.5):
+                assert msg.error() is None, msg.error()
+                received.append(msg.value() or b"")
+        consumer.commit(asynchronous=False)
     finally:
         consumer.close()
     assert sorted(received) == sent

@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from kafka import KafkaConsumer, OffsetAndMetadata, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from kazoo.client import KazooClient
 
-from flafka.kafka.zookeeper import ZooKeeperError, brokers_from_zookeeper, migrate_offsets
+from flafka.kafka.zookeeper import OffsetMigrationError, ZooKeeperError, brokers_from_zookeeper, migrate_offsets
 from tests.integration.conftest import Devstack
 from tests.integration.kafka_tools import KafkaTools
 
@@ -193,11 +193,11 @@ def test_group_with_kafka_offsets_is_not_touched(devstack: Devstack, kafka: Kafk
     cleanup.append(f"/consumers/{group}")
     _write_zk_offsets(client, group, topic, {"0": b"4", "1": b"5", "2": b"6"})
     # Kafka holds an offset for one partition only: that is enough to leave the group alone.
-    consumer = KafkaConsumer(bootstrap_servers=devstack.kafka_bootstrap, group_id=group, enable_auto_commit=False)
+    consumer = Consumer({"bootstrap.servers": devstack.kafka_bootstrap, "group.id": group,
+                         "enable.auto.commit": False})
     try:
-        tp = TopicPartition(topic, 1)
-        consumer.assign([tp])
-        consumer.commit({tp: OffsetAndMetadata(2, "", -1)})
+        # A commit from outside the group (no subscription), as the migration itself commits.
+        consumer.commit(offsets=[TopicPartition(topic, 1, 2)], asynchronous=False)
     finally:
         consumer.close()
     assert kafka.committed(group, topic) == {1: 2}
@@ -217,6 +217,24 @@ def test_nothing_in_zookeeper_migrates_nothing(devstack: Devstack, kafka: KafkaT
     _write_zk_offsets(client, group, topic, {"0": b"four", "x": b"3"})
     assert migrate_offsets(zk_connect, [devstack.kafka_bootstrap], group, topic, timeout=TIMEOUT) == {}
     assert kafka.committed(group, topic) == {}
+
+
+def test_migration_uses_the_given_librdkafka_settings(devstack: Devstack, kafka: KafkaTools, zk_connect: str,
+                                                       broker_zk: tuple[KazooClient, list[str]]) -> None:
+    client, cleanup = broker_zk
+    topic = _topic_with_records(kafka)
+    group = f"zkmig-{uuid.uuid4().hex[:12]}"
+    cleanup.append(f"/consumers/{group}")
+    _write_zk_offsets(client, group, topic, {"0": b"3"})
+    # The 5th argument is the component's librdkafka consumer configuration: a setting librdkafka refuses is
+    # an OffsetMigrationError naming it, and nothing is committed.
+    with pytest.raises(OffsetMigrationError, match=r"no\.such\.setting"):
+        migrate_offsets(zk_connect, [devstack.kafka_bootstrap], group, topic, {"no.such.setting": "1"},
+                        timeout=TIMEOUT)
+    assert kafka.committed(group, topic) == {}
+    assert migrate_offsets(zk_connect, [devstack.kafka_bootstrap], group, topic,
+                           {"client.id": "flafka-zk-migration", "socket.timeout.ms": 5000}, TIMEOUT) == {0: 3}
+    assert kafka.committed(group, topic) == {0: 3}
 
 
 def test_migration_with_unreachable_zookeeper_is_a_clear_error(devstack: Devstack, kafka: KafkaTools) -> None:
