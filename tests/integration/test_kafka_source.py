@@ -126,12 +126,19 @@ def test_two_agents_split_partitions_and_a_clean_handover_has_no_duplicates(
     with running(first):
         wait_until(lambda: len(delivered("k1")) >= 1000, timeout=60)
         with running(second):
-            # keep records coming until the second agent has joined the group and delivered some
-            for round_ in range(300):
+            # keep records coming until the second agent has joined the group (a rebalance: seconds) and
+            # delivered some
+            rounds = iter(range(1_000_000))
+
+            def second_delivered() -> bool:
+                nonlocal produced
                 if delivered("k2"):
-                    break
+                    return True
+                round_ = next(rounds)
                 produced += kafka.produce(topic, [f"b{round_}-{i}".encode() for i in range(100)])
-            assert delivered("k2"), "the second agent never got a partition"
+                return False
+
+            wait_until(second_delivered, timeout=60, interval=0.05, message="the second agent to get a partition")
             wait_until(lambda: len(delivered("k1")) + len(delivered("k2")) >= produced, timeout=90)
         produced += kafka.produce(topic, [f"c{i}".encode() for i in range(2000)])  # all partitions back to k1
         wait_until(lambda: len(delivered("k1")) + len(delivered("k2")) >= produced, timeout=90)

@@ -205,6 +205,9 @@ class KafkaSink(BatchSink):
             producer.list_topics(timeout=self._connect_timeout)
         except KafkaException as exc:
             self._close(producer, 0.0)
+            # The error's traceback keeps this frame alive (pytest, a logged exc_info): it must not keep the client
+            # and its native threads.
+            del producer
             self.counter.connection_failed_count += 1
             raise DeliveryError(
                 f"Kafka sink {self.name} cannot connect to {','.join(self.config.servers())}: {reason_of(exc)}",

@@ -80,6 +80,7 @@ CONSUMER_DEFAULTS: Mapping[str, str | int | bool] = {
     "queued.max.messages.kbytes": 128 * 1024,
 }
 _DEFAULT_METADATA_MAX_AGE_MS = 300_000  # Java's: how often a topics regex is matched again
+_ASSIGN_LOOKUP_S = 10.0  # a partition's committed offset or end, looked up at assignment
 
 ConsumerFactory = Callable[[dict[str, Any]], Consumer]
 ProducerFactory = Callable[[dict[str, Any]], Producer]
@@ -117,6 +118,9 @@ class KafkaSource(PollableSource):
         self._bad: list[DeadLetter] = []  # bad records of the batch in hand, not yet through
         self._delivered = False  # the batch in hand was accepted by the channels; only its commit is due
         self._revoked = False
+        conf = config.client_config().conf
+        self._starts_at_end = str(conf.get("auto.offset.reset", "latest")) in ("latest", "largest", "end")
+        self._incremental = str(conf.get("partition.assignment.strategy", "")) == "cooperative-sticky"
         self._regex = compile_java_regex(config.topics_regex) if config.topics_regex else None
         self._subscribed: list[str] = []
         self._next_topic_scan = 0.0
@@ -500,6 +504,22 @@ class KafkaSource(PollableSource):
     # -- rebalance callbacks (run inside consume()/close(), on the thread holding the lock) --------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """With ``auto.offset.reset = latest``, a partition the group never committed starts at its end as of
+        now: librdkafka would look the end up later, at its first fetch, and skip what was written in between
+        (records produced right after "assigned" was logged were lost to the reader)."""
+        if self._starts_at_end and partitions:
+            try:
+                placed = consumer.committed(partitions, timeout=_ASSIGN_LOOKUP_S)
+                for tp in placed:
+                    if tp.offset < 0:  # nothing committed: the end, now
+                        tp.offset = consumer.get_watermark_offsets(tp, timeout=_ASSIGN_LOOKUP_S)[1]
+                if self._incremental:
+                    consumer.incremental_assign(placed)
+                else:
+                    consumer.assign(placed)
+            except KafkaException as exc:  # librdkafka looks the offsets up itself, later
+                self._once.log(logging.WARNING, "assign-lookup", f"Kafka source {self.name} could not look up where "
+                               f"its new partitions start; the client resolves them at its first fetch. {exc}")
         log.info("Kafka source %s was assigned partitions. partitions=%s", self.name,
                  ",".join(sorted(f"{tp.topic}-{tp.partition}" for tp in partitions)) or "none")
 

@@ -45,8 +45,8 @@ def test_flume_16_properties_warn_and_map() -> None:
 
 
 def test_the_consumer_settings_keep_offsets_for_the_source_to_commit() -> None:
-    config = parse_config(KafkaSource, {"kafka.bootstrap.servers": "b:1", "kafka.topics": "t", "kafka.consumer.group.id":
-                                        "g", "kafka.consumer.enable.auto.commit": "true",
+    config = parse_config(KafkaSource, {"kafka.bootstrap.servers": "b:1", "kafka.topics": "t",
+                                        "kafka.consumer.group.id": "g", "kafka.consumer.enable.auto.commit": "true",
                                         "kafka.consumer.fetch.max.wait.ms": "100"})
     settings = KafkaSource("r1", config).client_settings()
     assert settings["group.id"] == "g"

@@ -29,6 +29,7 @@ class ScriptedConsumer:
         self.assigned: list[TopicPartition] = []
         self.fail_next_async_commit = False
         self.closed = False
+        self.placed: dict[tuple[str, int], int] = {}
         self._on_revoke: Callback | None = None
         self._pending_answers: list[tuple[KafkaError | None, list[TopicPartition]]] = []
 
@@ -36,6 +37,16 @@ class ScriptedConsumer:
         self._on_revoke = on_revoke
         self.assigned = [TopicPartition(topics[0], p) for p in range(2)]
         on_assign(self, self.assigned)
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        # partition 0 has a committed offset, partition 1 none (-1001, OFFSET_INVALID)
+        return [TopicPartition(tp.topic, tp.partition, 7 if tp.partition == 0 else -1001) for tp in partitions]
+
+    def get_watermark_offsets(self, partition: TopicPartition, timeout: float) -> tuple[int, int]:
+        return 0, 42
+
+    def assign(self, partitions: list[TopicPartition]) -> None:
+        self.placed = {(tp.topic, tp.partition): tp.offset for tp in partitions}
 
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         for error, partitions in self._pending_answers:
@@ -159,3 +170,11 @@ def test_a_fatal_consumer_error_stops_the_batch_with_a_clear_error(consumer_and_
     consumer.queued = [Message(topic="t", partition=0, error=KafkaError(KafkaError._FATAL, "fenced", fatal=True))]
     with pytest.raises(KafkaSourceError, match="fatal consumer error: fenced"):
         source.process()
+
+
+def test_with_latest_a_partition_never_committed_starts_at_its_end_as_of_the_assignment(
+        consumer_and_source: Any) -> None:
+    """librdkafka would look the end up at its first fetch: records written in between were skipped."""
+    made, make = consumer_and_source
+    make()
+    assert made[0].placed == {("t", 0): 7, ("t", 1): 42}
