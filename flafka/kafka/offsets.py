@@ -11,7 +11,7 @@ committed by a sink, for the channel). Records move through three states:
 Undelivered records are never committable; giving up the records in hand (a refused batch that is
 dropped, a rolled-back take, a revoked partition) returns, per partition, the offset to read from again.
 Pure bookkeeping: no client, no clock, so that its rules are tested exhaustively without a broker
-(tests/unit/kafka/test_offsets.py).
+(tests/unit/test_kafka_offsets.py).
 """
 
 from __future__ import annotations

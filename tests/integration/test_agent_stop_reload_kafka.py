@@ -63,8 +63,8 @@ a1.sinks.k1.channel = c1
         port = int(line.rsplit(":", 1)[1])
         client = socket.create_connection(("127.0.0.1", port), timeout=30)
         client.sendall(b"one\ntwo\n")
-        # The put now waits for the broker, inside kafka-python's producer constructor (up to 30 s).
-        wait_until(lambda: "Attempting bootstrap" in log_path.read_text(), timeout=30)
+        # The put now waits for the broker: its producer's client logs the refused connection.
+        wait_until(lambda: "Kafka client of Kafka channel c1" in log_path.read_text(), timeout=30)
         sent = time.monotonic()
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(timeout=40)

@@ -13,7 +13,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from flafka.config.params import ComponentConfig, param, prefixed
-from flafka.kafka.client_config import ClientConfig, Value, consumer_config, legacy_config, producer_config
+from flafka.kafka.client_config import (
+    CONSUMER_FETCH_DEFAULTS,
+    ClientConfig,
+    Value,
+    consumer_config,
+    legacy_config,
+    producer_config,
+)
 from flafka.kafka.records import INT32_MAX
 
 __all__ = ["CONSUMER_DEFAULTS", "PRODUCER_DEFAULTS", "KafkaChannelConfig"]
@@ -27,19 +34,14 @@ _UNKNOWN_LEGACY = "is not a Kafka 0.8"
 #: own default (Java's is 0).
 PRODUCER_DEFAULTS: Mapping[str, Value] = {"linger.ms": 5}
 
-#: Consumer settings unless written. librdkafka's defaults fetch 1 MiB per partition; 4 MiB took the Kafka
-#: source's raw read rate from ~220k to ~1.3M records/s of 100 B on the development machine. The local queue
-#: is bounded lower than the source's (32 MiB, 100k records, per consumer) because a channel has one consumer
-#: per taking thread, and a take serves a sink batch, not a whole fetch. fetch.wait.max.ms bounds how long an
-#: idle fetch waits at the broker: the latency of the first record after a quiet spell.
+#: Consumer settings unless written: the shared fetch sizes, and a local queue bounded lower than the source's
+#: (32 MiB, 100k records, per consumer) because a channel has one consumer per taking thread, and a take serves
+#: a sink batch, not a whole fetch.
 CONSUMER_DEFAULTS: Mapping[str, Value] = {
-    "fetch.wait.max.ms": 10,
-    "max.partition.fetch.bytes": 4 * 1024 * 1024,
-    "fetch.max.bytes": 64 * 1024 * 1024,
+    **CONSUMER_FETCH_DEFAULTS,
     "queued.min.messages": 100_000,
     "queued.max.messages.kbytes": 32 * 1024,
 }
-
 
 @dataclass(frozen=True, kw_only=True)
 class KafkaChannelConfig(ComponentConfig):

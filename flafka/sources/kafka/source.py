@@ -55,7 +55,7 @@ from flafka.errors import ChannelError, FlafkaError
 from flafka.event import Event
 from flafka.java_regex import compile_java_regex
 from flafka.kafka.avro_event import AvroDecodeError, decode
-from flafka.kafka.client_config import producer_config
+from flafka.kafka.client_config import CONSUMER_FETCH_DEFAULTS, producer_config
 from flafka.kafka.client_logs import client_log_settings
 from flafka.kafka.offsets import OffsetTracker, Partition
 from flafka.kafka.records import key_header, record_headers
@@ -68,14 +68,10 @@ from flafka.sources.kafka.dead_letter_topic import DeadLetter, DeadLetterTopic, 
 
 log = logging.getLogger("flafka.sources.kafka")
 
-#: Consumer settings unless the user wrote them. librdkafka's defaults fetch 1 MiB per partition and
-#: pre-fetch ~64 MiB; larger fetches took the raw read rate from ~220k to ~1.3M records/s of 100 B here
-#: (servers-from-maven.md). fetch.wait.max.ms bounds how long an idle fetch waits at the broker, which is
-#: the latency of the first record after a quiet spell.
+#: Consumer settings unless the user wrote them: the shared fetch sizes, and a local queue that keeps ~200k
+#: records (or 128 MiB) fetched ahead of the source, so a batch rarely waits for the network.
 CONSUMER_DEFAULTS: Mapping[str, str | int | bool] = {
-    "fetch.wait.max.ms": 10,
-    "max.partition.fetch.bytes": 4 * 1024 * 1024,
-    "fetch.max.bytes": 64 * 1024 * 1024,
+    **CONSUMER_FETCH_DEFAULTS,
     "queued.min.messages": 200_000,
     "queued.max.messages.kbytes": 128 * 1024,
 }
