@@ -12,6 +12,7 @@ from confluent_kafka import KafkaError, Message, TopicPartition
 
 from flafka.channels.memory import MemoryChannel
 from flafka.sources.kafka import KafkaSource, KafkaSourceError
+from flafka.sources.kafka import source as source_module
 from flafka.testing import build, drain, memory_channel, wired_source
 from tests.unit.runtime import components
 from tests.unit.runtime.components import FailingInterceptor
@@ -120,7 +121,9 @@ def test_a_delivered_batch_is_committed_asynchronously_and_a_stop_commits_synchr
     assert consumer.closed
 
 
-def test_a_failed_asynchronous_commit_is_made_good_by_the_next(consumer_and_source: Any) -> None:
+def test_a_failed_asynchronous_commit_is_made_good_by_the_next(consumer_and_source: Any,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source_module, "COMMIT_INTERVAL_S", 0.0)  # a commit after every batch
     made, make = consumer_and_source
     source, _ = make()
     consumer = made[0]
@@ -178,3 +181,18 @@ def test_with_latest_a_partition_never_committed_starts_at_its_end_as_of_the_ass
     made, make = consumer_and_source
     make()
     assert made[0].placed == {("t", 0): 7, ("t", 1): 42}
+
+
+def test_commits_are_paced_while_batches_keep_coming_and_an_idle_poll_commits_at_once(
+        consumer_and_source: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(source_module, "COMMIT_INTERVAL_S", 3600.0)
+    made, make = consumer_and_source
+    source, channel = make()
+    consumer = made[0]
+    for first in (0, 10, 20):
+        consumer.queued = records(0, first, 10)
+        source.process()
+    assert consumer.commits == [({("t", 0): 10}, True)]  # the first batch; the next two wait
+    assert len(drain(channel)) == 30
+    source.process()  # nothing to read: the delivered offsets are committed now
+    assert consumer.commits[-1] == ({("t", 0): 30}, True)
