@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
@@ -38,6 +39,16 @@ def partition_number(text: str) -> int | None:
         return None
     value = int(text)
     return value if 0 <= value <= INT32_MAX else None
+
+
+def event_partition(headers: Mapping[str, str], header: str | None, default: int) -> int | None:
+    """The partition of an event's record: the ``header``'s value when the event has that header, else
+    ``default`` (-1: the producer's partitioner chooses); None when the value names no partition."""
+    if header is not None:
+        raw = headers.get(header)
+        if raw is not None:
+            return partition_number(raw)
+    return default
 
 
 def record_timestamp(timestamp: tuple[int, int]) -> int | None:

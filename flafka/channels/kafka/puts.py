@@ -44,7 +44,7 @@ from flafka.channels.kafka.errors import KafkaChannelError
 from flafka.errors import EventsRefused
 from flafka.event import Event
 from flafka.kafka.avro_event import encode
-from flafka.kafka.records import key_bytes, partition_number
+from flafka.kafka.records import event_partition, key_bytes, partition_number
 from flafka.monitoring.counters import KafkaChannelCounter
 
 __all__ = ["RECORD_OVERHEAD", "ProducerFactory", "Producing", "Record", "RecordRules"]
@@ -99,14 +99,9 @@ class RecordRules:
         try:
             for event in events:
                 headers = event.headers
-                partition = default
-                if header is not None:
-                    raw = headers.get(header)
-                    if raw is not None:
-                        number = partition_number(raw)
-                        if number is None:
-                            raise ValueError(raw)
-                        partition = number
+                partition = event_partition(headers, header, default)
+                if partition is None:
+                    raise ValueError(header)
                 key = headers.get("key")
                 key_data = None if key is None else key.encode()
                 value = encode(headers, event.body) if parse else event.body

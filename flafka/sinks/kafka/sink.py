@@ -108,7 +108,7 @@ from flafka.event import Event
 from flafka.kafka.avro_event import encode
 from flafka.kafka.client_config import int_setting
 from flafka.kafka.client_logs import client_log_settings
-from flafka.kafka.records import key_bytes, partition_number, topic_problem
+from flafka.kafka.records import event_partition, key_bytes, topic_problem
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaSinkCounter
 from flafka.sinks.base import BatchSink
@@ -338,16 +338,12 @@ class KafkaSink(BatchSink):
                 if problem:
                     self._set_aside(producer, batch, event, "topic", f"topic {topic!r} {problem}")
                     continue
-            partition = default_partition
-            if partition_header is not None:
-                raw = headers.get(partition_header)
-                if raw is not None:
-                    number = partition_number(raw)
-                    if number is None:
-                        self._set_aside(producer, batch, event, "partition",
-                                        f"header {partition_header}={raw!r} is not a partition number")
-                        continue
-                    partition = number
+            partition = event_partition(headers, partition_header, default_partition)
+            if partition is None:
+                self._set_aside(producer, batch, event, "partition",
+                                f"header {partition_header}={headers.get(partition_header or '')!r} is not a "
+                                "partition number")
+                continue
             timestamp = 0  # librdkafka: the producer's time
             if timestamp_header is not None:
                 raw = headers.get(timestamp_header)
