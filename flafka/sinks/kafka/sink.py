@@ -338,7 +338,8 @@ class KafkaSink(BatchSink):
                 if problem:
                     self._set_aside(producer, batch, event, "topic", f"topic {topic!r} {problem}")
                     continue
-            partition = event_partition(headers, partition_header, default_partition)
+            partition = (default_partition if partition_header is None
+                         else event_partition(headers, partition_header, default_partition))
             if partition is None:
                 self._set_aside(producer, batch, event, "partition",
                                 f"header {partition_header}={headers.get(partition_header or '')!r} is not a "
