@@ -278,8 +278,8 @@ class _Producer:
         self.purged = False
         self._reports: list[tuple[Any, KafkaError | None, _Message]] = []
 
-    def produce(self, topic: str, value: bytes, key: bytes | None = None, *, partition: int = -1,
-                timestamp: int = 0, headers: Any = None, on_delivery: Any = None) -> None:
+    def produce(self, topic: str, value: bytes, key: bytes | None = None, partition: int = -1, *,
+                timestamp: int = 0, headers: Any = None, on_delivery: Any = None) -> None:  # as confluent-kafka's
         if not -2**31 <= partition < 2**31:
             raise OverflowError("signed integer is greater than maximum")
         if not -2**63 <= timestamp < 2**63:
