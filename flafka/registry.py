@@ -34,6 +34,7 @@ KINDS = (
     "extractor_serializer",
     "deserializer",
     "http_handler",
+    "hbase_serializer",
 )
 
 _FLUME = "org.apache.flume."
@@ -138,6 +139,12 @@ BUILTINS: dict[str, tuple[Builtin, ...]] = {
         _b("BlobDeserializer", None, "sink.solr.morphline.BlobDeserializer$Builder",
            later="no plan: a Python EventDeserializer class can read a whole file"),
     ),
+    "hbase_serializer": (
+        _b("simple", "flafka.sinks.hbase.simple:SimpleHBaseEventSerializer", "sink.hbase.SimpleHbaseEventSerializer",
+           "sink.hbase2.SimpleHBase2EventSerializer", "sink.hbase.SimpleAsyncHbaseEventSerializer"),
+        _b("regex", "flafka.sinks.hbase.regex:RegexHBaseEventSerializer", "sink.hbase.RegexHbaseEventSerializer",
+           "sink.hbase2.RegexHBase2EventSerializer"),
+    ),
     "http_handler": (
         _b("JSON", "flafka.sources.http:JSONHandler", "source.http.JSONHandler"),
         _b("BLOB", None, "sink.solr.morphline.BlobHandler",
@@ -156,6 +163,7 @@ _BASES: dict[str, str | None] = {
     "extractor_serializer": "flafka.interceptors.regex_extractor:ExtractorSerializer",
     "deserializer": "flafka.sources.deserializers:EventDeserializer",
     "http_handler": "flafka.sources.http:HTTPSourceHandler",
+    "hbase_serializer": "flafka.sinks.hbase.serializer:HBaseEventSerializer",
 }
 
 _LABELS = {
@@ -169,6 +177,7 @@ _LABELS = {
     "extractor_serializer": "regex_extractor serializer",
     "deserializer": "spooldir deserializer",
     "http_handler": "HTTP source handler",
+    "hbase_serializer": "HBase event serializer",
 }
 
 

@@ -357,3 +357,17 @@ def test_base_serializer_takes_any_key_and_must_be_overridden() -> None:
     assert serializer.config.properties == {"anything": "goes"}
     with pytest.raises(NotImplementedError):
         serializer.serialize(Event(b"x"), CF)
+
+
+def test_flume_class_names_and_aliases_resolve_to_the_serializers() -> None:
+    from flafka import registry
+    from flafka.sinks.hbase.regex import RegexHBaseEventSerializer
+    from flafka.sinks.hbase.simple import SimpleHBaseEventSerializer
+
+    for name in ("simple", "org.apache.flume.sink.hbase.SimpleHbaseEventSerializer",
+                 "org.apache.flume.sink.hbase2.SimpleHBase2EventSerializer",
+                 "org.apache.flume.sink.hbase.SimpleAsyncHbaseEventSerializer"):
+        assert registry.resolve("hbase_serializer", name) is SimpleHBaseEventSerializer
+    for name in ("regex", "org.apache.flume.sink.hbase.RegexHbaseEventSerializer",
+                 "org.apache.flume.sink.hbase2.RegexHBase2EventSerializer"):
+        assert registry.resolve("hbase_serializer", name) is RegexHBaseEventSerializer
