@@ -4,9 +4,10 @@ Each group of servers has its own session fixture, so a test starts only what it
 
 - `kafka_stack` (also named `devstack`, as the Kafka tests have always called it): Kafka + ZooKeeper;
 - `hdfs_stack`: the NameNode + DataNode, shared by the session;
-- `private_hdfs`: an HDFS of the test's own (its own devstack state file), for tests that restart or stop it.
+- `private_hdfs`: an HDFS of the test's own (its own devstack state file), for tests that restart or stop it;
+- `hbase_stack`: HBase standalone + its Thrift server, shared by the session (started only when a test uses it).
 
-A test is marked `kafka` or `hdfs` by the fixtures it uses (`-m "not hdfs"` leaves HDFS alone).
+A test is marked `kafka`, `hdfs` or `hbase` by the fixtures it uses (`-m "not hdfs"` leaves HDFS alone).
 
 Servers named by the environment (`eval "$(python -m devstack up)"`: FLAFKA_KAFKA_BOOTSTRAP, FLAFKA_HDFS_URL...)
 are used as they are. Otherwise the fixture runs `python -m devstack up <group>`: servers already up are
@@ -39,8 +40,10 @@ _HERE = Path(__file__).resolve().parent
 _UP_TIMEOUT = 600  # a first run also downloads the jars through Maven
 
 # The servers each fixture group starts (`python -m devstack up <group>`), and the marker it gives tests.
-GROUPS: dict[str, tuple[str, ...]] = {"kafka": ("zookeeper", "kafka"), "hdfs": ("namenode", "datanode")}
-_MARKED_BY = {"kafka": ("kafka_stack",), "hdfs": ("hdfs_stack", "private_hdfs")}
+GROUPS: dict[str, tuple[str, ...]] = {
+    "kafka": ("zookeeper", "kafka"), "hdfs": ("namenode", "datanode"), "hbase": ("hbase-master", "hbase-thrift"),
+}
+_MARKED_BY = {"kafka": ("kafka_stack",), "hdfs": ("hdfs_stack", "private_hdfs"), "hbase": ("hbase_stack",)}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -265,3 +268,27 @@ def private_hdfs(tmp_path: Path) -> Iterator[HdfsStack]:
         if down.returncode != 0:
             sys.stderr.write(f"`python -m devstack down` of the private HDFS failed:\n{down.stderr}\n")
 
+
+@dataclass(frozen=True)
+class HbaseStack:
+    thrift: str  # 127.0.0.1:<port> of the Thrift1 server (happybase: binary protocol, buffered transport)
+    zookeeper: str  # 127.0.0.1:<port> of the embedded ZooKeeper (hbase.zookeeper.quorum for Java clients)
+
+    @property
+    def thrift_host(self) -> str:
+        return self.thrift.rsplit(":", 1)[0]
+
+    @property
+    def thrift_port(self) -> int:
+        return int(self.thrift.rsplit(":", 1)[1])
+
+
+@pytest.fixture(scope="session")
+def hbase_stack() -> Iterator[HbaseStack]:
+    """The HBase named by FLAFKA_HBASE_THRIFT, else `python -m devstack up hbase` (~15 s; a bare `up`, as CI
+    runs, does not start HBase)."""
+    if os.environ.get("FLAFKA_HBASE_THRIFT"):
+        yield HbaseStack(os.environ["FLAFKA_HBASE_THRIFT"], os.environ.get("FLAFKA_HBASE_ZOOKEEPER", ""))
+        return
+    with _group("hbase") as env:
+        yield HbaseStack(env["FLAFKA_HBASE_THRIFT"], env["FLAFKA_HBASE_ZOOKEEPER"])
