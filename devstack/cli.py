@@ -13,7 +13,7 @@ from types import FrameType
 from devstack import hadoop, stack
 from devstack.errors import DevstackError
 from devstack.paths import state_file
-from devstack.servers import SERVERS
+from devstack.servers import ON_DEMAND, SERVERS
 
 
 def _say(message: str) -> None:
@@ -32,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    servers_help = f"servers ({known}); none = all"
+    servers_help = f"servers ({known}); none = all but {', '.join(sorted(ON_DEMAND))} (started only when named)"
     p = sub.add_parser("up", help="fetch jars once, start servers (and what they need), wait until they answer")
     p.add_argument("servers", nargs="*", help=servers_help)
     p = sub.add_parser("down", help="stop servers by PID (dependents first) and remove their data")

@@ -197,7 +197,7 @@ class ServerStatus:
         rec = self.record
         state = "up" if self.answering else "down"
         note = " (process alive but not answering)" if self.alive and not self.answering else ""
-        return f"{rec.name:<10} pid {rec.pid:<8} port {rec.port:<6} {state:<5} {rec.data_dir}{note}"
+        return f"{rec.name:<12} pid {rec.pid:<8} port {rec.port:<6} {state:<5} {rec.data_dir}{note}"
 
 
 def status() -> list[ServerStatus]:

@@ -100,7 +100,8 @@ def test_hdfs_names_both_servers_and_the_datanode_needs_the_namenode() -> None:
     assert with_dependents(["namenode"]) == ["namenode", "datanode"]
     with pytest.raises(DevstackError) as refused:
         expand(["hfds"])
-    assert str(refused.value) == "unknown server(s) hfds; devstack knows: zookeeper, kafka, namenode, datanode, hdfs"
+    assert str(refused.value) == ("unknown server(s) hfds; devstack knows: zookeeper, kafka, namenode, datanode, "
+                                  "hbase-master, hbase-thrift, hdfs, hbase")
 
 
 def _site(conf_dir: Path, name: str) -> dict[str, str]:
