@@ -17,6 +17,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import happybase
 import pytest
@@ -27,7 +28,7 @@ from flafka.event import Event
 from flafka.sinks.base import Status
 from flafka.sinks.hbase import HBaseSink
 from flafka.testing import build, drain, memory_channel, wait_until
-from tests.integration.conftest import HbaseStack
+from tests.integration.conftest import HbaseStack, _checked, _devstack, parse_env
 
 pytestmark = pytest.mark.hbase
 
@@ -342,3 +343,55 @@ def test_increments_of_a_redelivered_batch_are_counted_again(
     relay.drop_replies = False
     assert drive(sink) == 1
     assert counter(hbase, table) == 10
+
+
+@pytest.mark.slow
+def test_the_sink_rides_out_an_hbase_restart(tmp_path: Path) -> None:
+    """~60 s: a private HBase (restarting the shared one would disturb other tests); its HMaster (master and
+    region server) restarts while the sink writes. Batches fail and roll back meanwhile; once HBase is back
+    the sink resumes by itself and every event is in the table exactly once (regex row keys)."""
+    state = tmp_path / "devstack-state.json"
+    try:
+        env = parse_env(_checked("up", "hbase", state=state).stdout)
+        thrift = env["FLAFKA_HBASE_THRIFT"]
+        admin = _connect(thrift)
+        admin.create_table("restart", {"cf": {"max_versions": 1}})
+        sink = build(HBaseSink, {"table": "restart", "columnFamily": "cf", "thriftAddress": thrift,
+                                 "timeout": "3000", "batchSize": "10", **{k.replace("__", "."): v
+                                                                           for k, v in REGEX.items()}}, name="k1")
+        channel = memory_channel()
+        sink.channel = channel
+        sink.start()
+        put(channel, [Event(b"a%02d x" % i) for i in range(10)])
+        assert drive(sink) == 1
+
+        restarting = threading.Thread(target=_devstack, args=("restart", "hbase-master"), kwargs={"state": state})
+        restarting.start()
+        failures = 0
+
+        def delivered() -> bool:
+            nonlocal failures
+            try:
+                return sink.process() is Status.READY
+            except DeliveryError:
+                failures += 1
+                return False
+
+        batches = 0
+        while restarting.is_alive() or batches < 2:  # batches during the restart, and after it
+            put(channel, [Event(b"b%03d%02d x" % (batches, i)) for i in range(10)])
+            wait_until(delivered, timeout=180, interval=0.2, message=f"batch {batches} delivered")
+            batches += 1
+        restarting.join()
+        assert failures > 0, "the restart should have failed some batches"
+        sink.stop()
+        admin.close()
+        admin = _connect(thrift)
+        keys = [key for key, _ in admin.table("restart").scan()]
+        assert keys == sorted([b"a%02d" % i for i in range(10)]
+                              + [b"b%03d%02d" % (b, i) for b in range(batches) for i in range(10)])
+        assert channel.size() == 0
+        assert sink.counter.event_drain_success_count == 10 * (batches + 1)
+        admin.close()
+    finally:
+        _devstack("down", state=state)
