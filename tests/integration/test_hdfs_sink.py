@@ -354,3 +354,30 @@ def test_buckets_by_header_and_by_rounded_hour_in_the_configured_zone(root: str,
     placed = {path.rsplit("/", 1)[0]: data for path, data in listing(root).items()}
     assert placed == {"web/20231114/1400": b"0\n1\n", "web/20231114/1600": b"2\n", "api/20231114/1400": b"3\n"}
     assert all(path.rsplit("/", 1)[1].startswith(f"events-{path.split('/')[0]}.") for path in listing(root))
+
+
+class Killed(BaseException):
+    """The process dying right after the NameNode created a file (a SIGKILL cannot be placed that precisely)."""
+
+
+def test_a_death_right_after_a_file_is_created_strands_no_in_use_file(
+        make_sink: SinkFactory, root: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The journal knows a file before the NameNode creates it: the next start removes it (nothing committed).
+    With the entry written after the create, a kill in between left an in-use file no start knew of."""
+    sink, channel = make_sink(root)
+    real_create = HdfsFileSystem.create
+
+    def create_then_die(self: HdfsFileSystem, path: str) -> object:
+        real_create(self, path)
+        raise Killed
+
+    monkeypatch.setattr(HdfsFileSystem, "create", create_then_die)
+    put(channel, [Event(b"never committed")])
+    with pytest.raises(Killed):
+        sink.process()
+    monkeypatch.undo()
+    assert [name for name in listing(root) if name.endswith(".tmp")]  # the orphan, as the dead process left it
+    sink.stop()  # releases the journal directory, as the process's end does; the journal keeps its entries
+    again, _ = make_sink(root)  # the next start on the same journal
+    again.stop()
+    assert listing(root) == {}
