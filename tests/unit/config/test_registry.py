@@ -88,8 +88,17 @@ def test_kafka_alias_is_a_flafka_extension_for_every_kafka_component() -> None:
 
 def test_recognised_but_unimplemented_type_names_flumes_class() -> None:
     with pytest.raises(ComponentNotFound) as info:
-        registry.resolve("sink", "hbase")
-    assert "org.apache.flume.sink.hbase.HBaseSink" in str(info.value)
+        registry.resolve("sink", "avro")
+    assert "org.apache.flume.sink.AvroSink" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["hbase", "hbase2", "asynchbase", "org.apache.flume.sink.hbase.HBaseSink",
+                                  "org.apache.flume.sink.hbase2.HBase2Sink",
+                                  "org.apache.flume.sink.hbase.AsyncHBaseSink"])
+def test_the_three_flume_hbase_types_are_one_sink(name: str) -> None:
+    from flafka.sinks.hbase.sink import HBaseSink
+
+    assert registry.resolve("sink", name) is HBaseSink
 
 
 def test_a_module_that_raises_while_imported_is_reported_not_raised(

@@ -175,9 +175,9 @@ def test_flume_class_names_resolve_case_insensitively() -> None:
 
 
 def test_recognised_but_unimplemented_type_says_so() -> None:
-    text = BASE.replace("type = null", "type = org.apache.flume.sink.hbase.HBaseSink")
+    text = BASE.replace("type = null", "type = org.apache.flume.sink.AvroSink")
     (message,) = errors(text)
-    assert "does not implement yet (the HBase sink)" in message
+    assert "does not implement yet (the Avro RPC sink)" in message
     assert message.startswith("agent.properties:7:")
 
 
