@@ -28,6 +28,8 @@ from flafka.interceptors.base import Interceptor
 from flafka.monitoring.counters import SourceCounter
 from flafka.runtime.channel_processor import ChannelProcessor
 from flafka.selectors import ChannelSelector, ReplicatingSelector
+from flafka.sinks.base import Sink
+from flafka.sinks.base import Status as SinkStatus
 from flafka.sources.base import Source
 
 T = TypeVar("T")
@@ -78,6 +80,21 @@ def intercept(chain: Sequence[Interceptor], events: list[Event]) -> list[Event]:
     processor = ChannelProcessor("test", [(i.name, i) for i in chain], ReplicatingSelector("test", None),
                                  SourceCounter("test"))
     return processor.intercept(events)
+
+
+def put(channel: Channel, events: Sequence[Event], batch: int = 10_000) -> None:
+    """Put ``events`` into ``channel``, in committed transactions of at most ``batch`` events."""
+    for start in range(0, len(events), batch):
+        with channel.transaction() as tx:
+            tx.put_batch(list(events[start:start + batch]))
+
+
+def drive(sink: Sink, limit: int = 10_000) -> int:
+    """Call ``sink.process()`` until it backs off (its channel is empty); the number of batches delivered."""
+    for delivered in range(limit):
+        if sink.process() is not SinkStatus.READY:
+            return delivered
+    raise AssertionError(f"sink {sink.name} never backed off in {limit} calls")
 
 
 def drain(channel: Channel, limit: int = 10_000_000) -> list[Event]:

@@ -27,7 +27,7 @@ from flafka.errors import DeliveryError
 from flafka.event import Event
 from flafka.sinks.base import Status
 from flafka.sinks.hbase import HBaseSink
-from flafka.testing import build, drain, memory_channel, wait_until
+from flafka.testing import build, drain, drive, memory_channel, put, wait_until
 from tests.integration.conftest import HbaseStack, _checked, _devstack, parse_env
 
 pytestmark = pytest.mark.hbase
@@ -81,17 +81,6 @@ def make_sink(hbase_stack: HbaseStack) -> Iterator[SinkFactory]:
         sink.stop()
 
 
-def put(channel: MemoryChannel, events: list[Event]) -> None:
-    with channel.transaction() as tx:
-        tx.put_batch(events)
-
-
-def drive(sink: HBaseSink) -> int:
-    """process() until the channel is empty; how many batches were delivered."""
-    batches = 0
-    while sink.process() is Status.READY:
-        batches += 1
-    return batches
 
 
 def rows(hbase: happybase.Connection, table: str) -> dict[bytes, dict[bytes, bytes]]:

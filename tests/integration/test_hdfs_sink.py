@@ -17,12 +17,11 @@ from hdfs import InsecureClient
 from flafka.channels.memory import MemoryChannel
 from flafka.errors import DeliveryError
 from flafka.event import Event
-from flafka.sinks.base import Status
 from flafka.sinks.hdfs.bucket import repair
 from flafka.sinks.hdfs.filesystem import HdfsFileSystem
 from flafka.sinks.hdfs.journal import Journal, OpenFile
 from flafka.sinks.hdfs.sink import HdfsSink
-from flafka.testing import build, memory_channel, parse_config
+from flafka.testing import build, drive, memory_channel, parse_config, put
 from tests.integration.conftest import HdfsStack
 
 SinkFactory = Callable[..., tuple[HdfsSink, MemoryChannel]]
@@ -56,17 +55,6 @@ def make_sink(tmp_path: Path, hdfs_stack: HdfsStack) -> Iterator[SinkFactory]:
         sink.stop()
 
 
-def put(channel: MemoryChannel, events: list[Event]) -> None:
-    with channel.transaction() as tx:
-        tx.put_batch(events)
-
-
-def drive(sink: HdfsSink) -> int:
-    """process() until the channel is empty; how many batches were delivered."""
-    batches = 0
-    while sink.process() is Status.READY:
-        batches += 1
-    return batches
 
 
 def listing(url: str) -> dict[str, bytes]:

@@ -29,7 +29,7 @@ from flafka.runtime.runners import SinkRunner
 from flafka.runtime.sink_processors import DefaultSinkProcessor
 from flafka.sinks.base import Status
 from flafka.sinks.kafka import KafkaSink
-from flafka.testing import build, memory_channel, wait_until
+from flafka.testing import build, memory_channel, put, wait_until
 from tests.integration.conftest import REPO_ROOT
 from tests.integration.kafka_tools import KafkaTools, Record
 
@@ -70,11 +70,6 @@ def rig(kafka: KafkaTools) -> Iterator[Rig]:
     finally:
         made.close()
 
-
-def put(channel: MemoryChannel, events: list[Event]) -> None:
-    for start in range(0, len(events), 1000):
-        with channel.transaction() as tx:
-            tx.put_batch(events[start:start + 1000])
 
 
 def drain_sink(sink: KafkaSink, channel: MemoryChannel) -> int:

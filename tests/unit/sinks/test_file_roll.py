@@ -18,7 +18,7 @@ from flafka.event import Event
 from flafka.serializers.text import BodyTextSerializer
 from flafka.sinks.base import Status
 from flafka.sinks.file_roll import RollingFileSink
-from flafka.testing import build, drain, memory_channel
+from flafka.testing import build, drain, drive, memory_channel, put
 
 
 class BrokenSerializer(BodyTextSerializer):
@@ -83,21 +83,10 @@ def make_sink(
     return sink
 
 
-def put(channel: MemoryChannel, events: list[Event]) -> None:
-    with channel.transaction() as tx:
-        tx.put_batch(events)
-
 
 def seq(start: int, stop: int) -> list[Event]:
     return [Event(str(i).encode()) for i in range(start, stop)]
 
-
-def drive(sink: RollingFileSink) -> int:
-    """Call process() until BACKOFF; the number of READY calls."""
-    for ready in range(10_000):
-        if sink.process() is Status.BACKOFF:
-            return ready
-    raise AssertionError("sink never backed off")
 
 
 def read_avro(f: IO[bytes]) -> list[Event]:
