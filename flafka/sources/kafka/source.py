@@ -120,9 +120,10 @@ class KafkaSource(PollableSource):
         self._bad: list[DeadLetter] = []  # bad records of the batch in hand, not yet through
         self._delivered = False  # the batch in hand was accepted by the channels; only its commit is due
         self._revoked = False
-        conf = config.client_config().conf
+        self._client_conf = conf = config.client_config().conf  # the user's settings, translated once
         self._starts_at_end = str(conf.get("auto.offset.reset", "latest")) in ("latest", "largest", "end")
         self._incremental = str(conf.get("partition.assignment.strategy", "")) == "cooperative-sticky"
+        self._topic_scan_s = int(conf.get("metadata.max.age.ms", _DEFAULT_METADATA_MAX_AGE_MS)) / 1000.0
         self._regex = compile_java_regex(config.topics_regex) if config.topics_regex else None
         self._subscribed: list[str] = []
         self._next_topic_scan = 0.0
@@ -144,7 +145,7 @@ class KafkaSource(PollableSource):
 
     def client_settings(self) -> dict[str, Any]:
         """The consumer's librdkafka settings, as start() passes them (bootstrap servers aside)."""
-        conf: dict[str, Any] = {**CONSUMER_DEFAULTS, **self.config.client_config().conf}
+        conf: dict[str, Any] = {**CONSUMER_DEFAULTS, **self._client_conf}
         conf.update({"group.id": self.config.group_id, "enable.auto.commit": False,
                      "enable.auto.offset.store": False, "on_commit": self._on_commit,
                      **client_log_settings(f"Kafka source {self.name}")})
@@ -190,8 +191,7 @@ class KafkaSource(PollableSource):
         now = time.monotonic()
         if now < self._next_topic_scan:
             return
-        age_ms = int(self.config.client_config().conf.get("metadata.max.age.ms", _DEFAULT_METADATA_MAX_AGE_MS))
-        self._next_topic_scan = now + age_ms / 1000.0
+        self._next_topic_scan = now + self._topic_scan_s
         try:
             names = consumer.list_topics(timeout=5.0).topics
         except KafkaException as exc:
