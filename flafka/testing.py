@@ -82,7 +82,7 @@ def intercept(chain: Sequence[Interceptor], events: list[Event]) -> list[Event]:
     return processor.intercept(events)
 
 
-def put(channel: Channel, events: Sequence[Event], batch: int = 10_000) -> None:
+def put(channel: Channel, events: Sequence[Event], batch: int = 1000) -> None:
     """Put ``events`` into ``channel``, in committed transactions of at most ``batch`` events."""
     for start in range(0, len(events), batch):
         with channel.transaction() as tx:
