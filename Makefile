@@ -1,7 +1,7 @@
 # `make test` is THE test command: CI (.ci/run) runs exactly this.
 PYTHON ?= python3
 
-.PHONY: install lint docs docs-check test test-unit bench
+.PHONY: install lint docs docs-check test test-unit bench demo
 
 install:
 	$(PYTHON) -m pip install -q -e '.[dev]'
@@ -24,3 +24,7 @@ test-unit: lint docs-check
 
 bench:
 	$(PYTHON) bench/runtime_bench.py
+
+# The Flafka post's fraud demo on the real servers (starts and stops them): see README "The fraud demo".
+demo:
+	$(PYTHON) -m flafka.examples.fraud demo $(DEMO_ARGS)

@@ -106,6 +106,9 @@ BUILTINS: dict[str, tuple[Builtin, ...]] = {
            "interceptor.RegexExtractorInterceptor$Builder"),
         _b("uuid", "flafka.interceptors.uuid:UUIDInterceptor",
            "sink.solr.morphline.UUIDInterceptor$Builder"),
+        # The Flafka post's demo interceptor (flafka.examples.fraud), under the class name its flume.conf used.
+        Builtin("fraud", "flafka.examples.fraud.interceptor:FraudEventInterceptor",
+                ("cloudera.se.fraud.demo.flume.interceptor.FraudEventInterceptor$Builder",)),
     ),
     "selector": (
         _b("replicating", "flafka.selectors:ReplicatingSelector", "channel.ReplicatingChannelSelector"),
