@@ -187,7 +187,7 @@ def run(env: dict[str, str], options: Options, say: Callable[[str], None] = prin
         collector = Collector(bootstrap, INPUT, OUTPUT, DEAD_LETTERS, start)
         collector.start()
         stack.callback(collector.stop)
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 1, "acks": "all"})
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "acks": "all"})
         maker = TransactionMaker(unscorable_every=options.unscorable_every)
 
         def progress(sent: Any) -> None:

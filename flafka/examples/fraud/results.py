@@ -54,7 +54,7 @@ class Collector:
         self.outcome = Outcome()
         self._topics = (input_topic, output_topic, dead_letter_topic)
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "flafka-fraud-demo-reader",
-                                   "enable.auto.commit": False, "fetch.wait.max.ms": 20,
+                                   "enable.auto.commit": False, "fetch.wait.max.ms": 100,
                                    "enable.partition.eof": False})
         self._consumer.assign([TopicPartition(t, p, o) for t, p, o in start])
         self._lock = threading.Lock()
@@ -157,8 +157,11 @@ def hdfs_ids(client: Any, directory: str, wanted: set[str], *, include_open: boo
     for status in statuses:
         if status.isdir or (status.path.endswith(".tmp") and not include_open):
             continue
-        with client.read(status.path) as reader:
-            data = reader.read()
+        try:
+            with client.read(status.path) as reader:
+                data = reader.read()
+        except FileNotFoundError:  # an in-use file renamed since the listing: the caller reads again
+            continue
         for line in data.splitlines():
             txn = line.split(b"|", 1)[0].decode(errors="replace")
             if txn in wanted:
