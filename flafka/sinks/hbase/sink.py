@@ -180,15 +180,27 @@ class HBaseSink(BatchSink):
             self.set_aside([(event, "serializer", reason) for event, reason in actions.unwritable])
 
     def _put(self, connection: Any, puts: list[Put]) -> None:
+        """One ``mutateRows`` call: what a happybase batch sends (a row's cells together, in order), built
+        here without its per-put bookkeeping."""
         if not puts:
             return
-        batch = connection.table(self._table).batch(wal=self.config.enable_wal)
+        mutation, wal = _HBASE_THRIFT.Mutation, self.config.enable_wal
+        rows: dict[bytes, list[Any]] = {}
         for put in puts:
             if not put.columns:  # HBase refuses a put without cells, which would fail every retry
                 continue
             prefix = put.family + b":"
-            batch.put(put.row, {prefix + column: value for column, value in put.columns.items()})
-        batch.send()  # one mutateRows call
+            cells = [mutation(isDelete=False, column=prefix + column, value=value, writeToWAL=wal)
+                     for column, value in put.columns.items()]
+            existing = rows.get(put.row)
+            if existing is None:
+                rows[put.row] = cells
+            else:
+                existing.extend(cells)
+        if rows:
+            batch = _HBASE_THRIFT.BatchMutation
+            connection.client.mutateRows(self._table, [batch(row=row, mutations=cells) for row, cells in rows.items()],
+                                         {})
 
     def _increment(self, connection: Any, increments: list[Increment]) -> None:
         if not increments:
