@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rates", default="100,1000,5000", help="comma-separated transactions per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send at each rate")
+    parser.add_argument("--warmup-seconds", type=float, default=0.0,
+                        help="leave the first seconds out of the percentiles (default 0: every transaction)")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
     cores = os.cpu_count() or 1
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rate {rate:,.0f}/s: {count:,} transactions ...", file=sys.stderr, flush=True)
             before = _cpu_ticks()
             started = time.monotonic()
-            report = run(servers.env, Options(count=count, rate=rate, settle_timeout_s=max(120.0, args.seconds)),
+            report = run(servers.env, Options(count=count, rate=rate, settle_timeout_s=max(120.0, args.seconds),
+                                                              warmup_s=args.warmup_seconds),
                          say=lambda text: print("  " + text, file=sys.stderr, flush=True))
             after = _cpu_ticks()
             busy = (after[0] - before[0]) / max(1, after[1] - before[1]) * cores

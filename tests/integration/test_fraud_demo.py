@@ -27,8 +27,8 @@ def env(kafka_stack: Devstack, hdfs_stack: HdfsStack, hbase_stack: HbaseStack) -
 def test_every_transaction_is_scored_once_or_dead_lettered_and_lands_in_hdfs(
         env: dict[str, str], hbase_stack: HbaseStack, tmp_path: Path) -> None:
     said: list[str] = []
-    report = run(env, Options(count=1500, rate=1500, unscorable_every=100, settle_timeout_s=90), say=said.append,
-                 workdir=tmp_path)
+    options = Options(count=1500, rate=1500, unscorable_every=100, settle_timeout_s=90, warmup_s=0.5)
+    report = run(env, options, say=said.append, workdir=tmp_path)
     assert report.failures == []
     outcome = report.outcome
     assert (report.sent, len(outcome.scored_ms), len(outcome.dead_lettered)) == (1500, 1485, 15)
@@ -36,6 +36,8 @@ def test_every_transaction_is_scored_once_or_dead_lettered_and_lands_in_hdfs(
     assert outcome.duplicates == 0
     assert outcome.append_times
     assert len(outcome.latencies_ms()) == 1485
+    assert len(report.warmup) == 750
+    assert len(outcome.latencies_ms(skip=report.warmup)) + len(outcome.latencies_of_ms(report.warmup)) == 1485
     assert outcome.declined <= outcome.alerts  # a decline always alerts
     assert report.ok
     # each scored transaction was applied to its customer exactly once

@@ -19,6 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--layout", choices=sorted(LAYOUTS), default="memory",
                       help="how raw transactions reach HDFS: through a memory channel (conf/fraud/"
                            "kafka-to-hdfs.properties) or with the topic as the channel (kafka-channel.properties)")
+    demo.add_argument("--warmup-seconds", type=float, default=10.0, metavar="S",
+                      help="leave the transactions of the first S seconds out of the latency figures (they are "
+                           "reported apart; default 10)")
     demo.add_argument("--unscorable-every", type=int, default=1000, metavar="N",
                       help="make every Nth transaction one that cannot be scored (0: none; default 1000)")
     return p
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.count < 1 or args.rate <= 0:
             print("--count must be at least 1 and --rate above 0", file=sys.stderr)
             return 2
-        return main_demo(Options(count=args.count, rate=args.rate, layout=args.layout,
+        return main_demo(Options(count=args.count, rate=args.rate, layout=args.layout, warmup_s=args.warmup_seconds,
                                  unscorable_every=args.unscorable_every))
     return 2
 

@@ -41,9 +41,14 @@ class Outcome:
     duplicates: int = 0  #: output records beyond the first for a transaction (at-least-once redelivery)
     append_times: bool = True  #: every record carried LogAppendTime
 
-    def latencies_ms(self) -> list[int]:
+    def latencies_ms(self, skip: set[str] | frozenset[str] = frozenset()) -> list[int]:
+        """Sorted latencies of the scored transactions, but those in ``skip``."""
         inputs = self.input_ms
-        return sorted(out - inputs[txn] for txn, out in self.scored_ms.items() if txn in inputs)
+        return sorted(out - inputs[txn] for txn, out in self.scored_ms.items() if txn in inputs and txn not in skip)
+
+    def latencies_of_ms(self, txn_ids: set[str]) -> list[int]:
+        inputs = self.input_ms
+        return sorted(self.scored_ms[t] - inputs[t] for t in txn_ids if t in self.scored_ms and t in inputs)
 
 
 class Collector:
