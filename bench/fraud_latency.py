@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", default="100,1000,5000", help="comma-separated transactions per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to send at each rate")
     parser.add_argument("--warmup-seconds", type=float, default=0.0,
-                        help="leave the first seconds out of the percentiles (default 0: every transaction)")
+                        help="first send this many seconds' worth to warm the servers up, timed apart (default 0: "
+                             "the figures cover every transaction)")
     args = parser.parse_args(argv)
     rates = [float(r) for r in args.rates.split(",")]
     cores = os.cpu_count() or 1

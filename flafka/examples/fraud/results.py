@@ -102,9 +102,9 @@ class Collector:
             o = self.outcome
             return all(t in o.scored_ms or t in o.dead_lettered for t in txn_ids)
 
-    def latencies_ms(self) -> list[int]:
+    def latencies_ms(self, skip: set[str] | frozenset[str] = frozenset()) -> list[int]:
         with self._lock:
-            return self.outcome.latencies_ms()
+            return self.outcome.latencies_ms(skip)
 
     def _run(self) -> None:
         input_topic, output_topic, _ = self._topics
