@@ -7,7 +7,14 @@ or a reload after which no pipeline can run), 2 configuration or usage error. SI
 gracefully within ``--stop-timeout``; SIGHUP reloads the configuration at once.
 
 ``flafka-agent channel inspect DIR [DIR...]`` prints what a file channel's directories hold (see
-:mod:`flafka.channels.file.inspect`).
+:mod:`flafka.channels.file.inspect`); ``flafka-agent version`` prints the version as ``flume-ng version`` does.
+
+Monitoring (:mod:`flafka.monitoring.http`): Flume's ``-Dflume.monitoring.type=http
+-Dflume.monitoring.port=P`` or flafka's ``--metrics-port P`` serve ``/metrics`` (Flume's JSON),
+``/metrics/prometheus`` and ``/health``. Unlike Flume, which binds all interfaces, the server binds
+127.0.0.1 unless ``--metrics-host`` says otherwise. A port that cannot be bound (in use) is a runtime
+failure: exit 1, before the agent starts. Configuration in ZooKeeper (Flume's ``-z``/``-p``) is not
+supported: exit 2.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
 from flafka.config.params import parse_float
 from flafka.errors import ConfigError, ReloadFailed
+from flafka.monitoring.health import agent_health
+from flafka.monitoring.http import DEFAULT_HOST, FLUME_DEFAULT_PORT, MonitoringServer
 from flafka.runtime.agent import Agent
 
 log = logging.getLogger("flafka.agent")
@@ -64,16 +73,44 @@ def _stop_timeout(text: str) -> float:
     return value
 
 
+_EPILOG = """\
+other commands:
+  flafka-agent version                       print the version (as flume-ng version)
+  flafka-agent channel inspect DIR [DIR...]  what a file channel's data and checkpoint directories
+                                             hold (read-only; safe on a running agent)
+
+monitoring: -Dflume.monitoring.type=http -Dflume.monitoring.port=P (Flume's flags) or --metrics-port P
+serve /metrics (Flume's JSON), /metrics/prometheus and /health.
+
+Exit codes: 0 ok, 1 runtime failure (including a monitoring port in use), 2 configuration or usage error.
+"""
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flafka-agent",
         description="Run a Flume-compatible agent from a properties file.",
-        epilog="Exit codes: 0 ok, 1 runtime failure, 2 configuration or usage error.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("command", nargs="?", choices=["agent"], help="accepted for flume-ng compatibility")
     p.add_argument("-n", "--name", required=True, help="name of the agent to run (the key prefix)")
-    p.add_argument("-f", "--conf-file", action="append", required=True, metavar="FILE",
-                   help="properties file; repeat to merge several (later files override)")
+    # Required, but checked after -z/-p so that a ZooKeeper command line gets the error that applies to it.
+    p.add_argument("-f", "--conf-file", action="append", metavar="FILE",
+                   help="properties file; repeat to merge several (later files override); required")
+    p.add_argument("-z", "--zkConnString", metavar="HOSTS",
+                   help="Flume's configuration in ZooKeeper: not supported by flafka (use -f)")
+    p.add_argument("-p", "--zkBasePath", metavar="PATH", help="see -z: not supported")
     p.add_argument("-c", "--conf", metavar="DIR", help="Flume conf directory (accepted; unused)")
     p.add_argument("-i", "--poll-interval", type=_poll_interval, default=30.0, metavar="SECONDS",
                    help=f"how often to check the files for changes (default 30, at least {MIN_POLL_INTERVAL})")
@@ -87,8 +124,40 @@ def _parser() -> argparse.ArgumentParser:
                    help="longest graceful stop on SIGTERM/SIGINT (default 8)")
     p.add_argument("--log-level", default=os.environ.get("FLAFKA_LOG_LEVEL", "INFO"),
                    help="DEBUG, INFO, WARNING or ERROR (default INFO, or $FLAFKA_LOG_LEVEL)")
+    p.add_argument("--metrics-port", type=_port, metavar="PORT",
+                   help="serve /metrics (Flume's JSON), /metrics/prometheus and /health on this port (0: any "
+                        "free port, logged); as -Dflume.monitoring.type=http -Dflume.monitoring.port=PORT")
+    p.add_argument("--metrics-host", default=DEFAULT_HOST, metavar="HOST",
+                   help=f"address the monitoring server binds (default {DEFAULT_HOST}; Flume binds all "
+                        "interfaces: give 0.0.0.0 for that)")
     p.add_argument("--version", action="version", version=f"flafka {__version__}")
     return p
+
+
+def _version_text() -> str:
+    """``flume-ng version``'s shape: the first line names the product and version."""
+    return (f"flafka {__version__}\n"
+            f"Flume-compatible agent (configuration, events and monitoring of Apache Flume 1.11)\n"
+            f"Python {sys.version.split()[0]}")
+
+
+def _monitoring_port(args: argparse.Namespace, system: dict[str, str]) -> int | None:
+    """The port to serve monitoring on, from --metrics-port or Flume's -D flags; None for no server."""
+    if args.metrics_port is not None:
+        return int(args.metrics_port)
+    kind = system.get("flume.monitoring.type", "")
+    if not kind:
+        return None
+    if kind.lower() != "http":
+        log.warning("Monitoring type %r is not supported by flafka (only http); the agent runs without it. "
+                    "Use -Dflume.monitoring.type=http or --metrics-port for /metrics, /metrics/prometheus "
+                    "and /health.", kind)
+        return None
+    text = system.get("flume.monitoring.port", str(FLUME_DEFAULT_PORT))
+    try:
+        return _port(text)
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"-Dflume.monitoring.port: {exc}") from None
 
 
 def _split_java_options(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
@@ -203,14 +272,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flafka.channels.file.inspect import main as channel_main  # noqa: PLC0415  # only this sub-command needs it
 
         return channel_main(arguments[1:])
+    if arguments[:1] == ["version"]:
+        print(_version_text())
+        return EXIT_OK
     raw, system = _split_java_options(arguments)
+    parser = _parser()
     try:
-        args = _parser().parse_args(raw)
+        args = parser.parse_args(raw)
+        if args.zkConnString is not None or args.zkBasePath is not None:
+            parser.error("configuration from ZooKeeper (-z/--zkConnString, -p/--zkBasePath) is not supported "
+                         "by flafka; use -f with a properties file")
+        if not args.conf_file:
+            parser.error("the following arguments are required: -f/--conf-file")
     except SystemExit as exc:
         return int(exc.code or 0)
     level = system.get("flume.root.logger", "").split(",")[0] or args.log_level
     logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.monitoring_port = None if args.check else _monitoring_port(args, system)
+    except ValueError as exc:
+        print(f"flafka-agent: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
     loaded_mtimes = _mtimes(args.conf_file)  # before reading: a change made while loading is seen later
     try:
@@ -245,12 +328,32 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
     """Run the agent until SIGTERM/SIGINT (exit 0, or 1 if the stop lost events) or until a reload left
     it unable to run (exit 1); SIGHUP reloads the configuration."""
     agent = Agent(loaded.plan)
+    monitoring: MonitoringServer | None = None
+    if args.monitoring_port is not None:
+        try:  # bound before the agent starts: a port in use fails the start before any event moves
+            monitoring = MonitoringServer(args.name, agent.counters, lambda: agent_health(agent),
+                                          host=args.metrics_host, port=args.monitoring_port)
+        except OSError as exc:
+            log.error("Agent %s cannot serve monitoring on %s:%d (%s); not started, exit code 1.", args.name,
+                      args.metrics_host, args.monitoring_port, exc.strerror or exc)
+            return EXIT_RUNTIME
+    try:
+        return _run_agent(args, agent, monitoring, loaded_mtimes, control)
+    finally:
+        if monitoring is not None:
+            monitoring.stop()
+
+
+def _run_agent(args: argparse.Namespace, agent: Agent, monitoring: MonitoringServer | None,
+               loaded_mtimes: tuple[float, ...], control: queue.SimpleQueue[int]) -> int:
     try:
         agent.start()
     except Exception as exc:
         log.error("Agent %s failed to start: %s: %s", args.name, type(exc).__name__, exc)
         agent.stop(args.stop_timeout)
         return EXIT_RUNTIME
+    if monitoring is not None:
+        monitoring.start()
     reloader = _Reloader(agent, args, loaded_mtimes, on_fatal=lambda: control.put(_CANNOT_RUN))
     reloader.start()
     code = EXIT_OK

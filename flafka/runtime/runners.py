@@ -70,6 +70,25 @@ class Runner:
         self.started = threading.Event()  # set once the components started successfully
         self._life = threading.Lock()  # orders "started" against stop() giving up on a start
         self._abandoned = False  # stop() returned while a start was under way: the thread cleans up itself
+        # Health, read by flafka.monitoring.health. The hot path stores one float per batch (last_success);
+        # the rest is written only when a start or a process() call raises.
+        self.last_success = 0.0  # time.time() of the last start or process() call that returned
+        self.last_error_at = 0.0  # time.time() of the last one that raised
+        self.failing_since = 0.0  # time.time() of the first failure after the last success
+        self.last_error = ""  # "DeliveryError: ..." of the last failure
+
+    def _failed(self, exc: BaseException) -> None:
+        """Record a failed start or process() call (for /health)."""
+        now = time.time()
+        if self.last_error_at <= self.last_success:
+            self.failing_since = now
+        self.last_error_at = now
+        self.last_error = f"{type(exc).__name__}: {exc}"
+
+    @property
+    def failing(self) -> bool:
+        """True while the last start or process() call raised."""
+        return self.last_error_at > self.last_success
 
     def start(self) -> None:
         self._thread.start()
@@ -83,12 +102,14 @@ class Runner:
             try:
                 start()
             except Exception as exc:
+                self._failed(exc)
                 self._once.log(logging.ERROR, f"start:{type(exc).__name__}",
                                f"{what} failed to start; retrying in {delay:g}s. {type(exc).__name__}: {exc}",
                                exc_info=exc)
                 self._stopping.wait(delay)
                 delay = min(delay * 2, _START_RETRY_MAX)
                 continue
+            self.last_success = time.time()
             with self._life:
                 if not self._abandoned:
                     self.started.set()
@@ -148,11 +169,14 @@ class SourceRunner(Runner):
         while not self._stopping.is_set():
             try:
                 status = source.process()
+                self.last_success = time.time()
             except FlafkaError as exc:
+                self._failed(exc)
                 self._once.log(logging.WARNING, f"process:{type(exc).__name__}",
                                f"Source {self.name} could not deliver a batch; backing off. {exc}")
                 status = Status.BACKOFF
             except Exception as exc:
+                self._failed(exc)
                 self._once.log(logging.ERROR, f"process:{type(exc).__name__}",
                                f"Source {self.name} failed; backing off. {type(exc).__name__}: {exc}",
                                exc_info=exc)
@@ -205,6 +229,7 @@ class SinkRunner(Runner):
         while not self._stopping.is_set():
             try:
                 status = processor.process()
+                self.last_success = time.time()
                 failures = 0
             except Exception as exc:
                 if self._stopping.is_set():
@@ -214,6 +239,7 @@ class SinkRunner(Runner):
                              type(exc).__name__, exc)
                     break
                 failures += 1
+                self._failed(exc)
                 self._once.log(logging.ERROR, f"process:{type(exc).__name__}",
                                f"Sink group {self.name} failed to deliver; backing off. "
                                f"{type(exc).__name__}: {exc}")

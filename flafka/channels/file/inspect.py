@@ -7,6 +7,10 @@ directories of a running agent (the newest segment may then end in a commit bein
 the queued events, the oldest and newest put time, the segments, any damage and a sample of events.
 
 Exit codes: 0 the log is sound, 1 damage was found or the log cannot be replayed, 2 usage error.
+
+It never advises deleting anything when segments are missing: the directories may merely be missing from
+the command line (only the checkpoint directory given, or not every data directory), so it says which
+segments it did not find and asks for all the channel's data directories.
 """
 
 from __future__ import annotations
@@ -53,6 +57,34 @@ def _describe(event_id: int, put_ms: int, event: Event) -> str:
     return f"event {event_id} put {format_ms(put_ms)} headers {headers} body {_body(event.body)}"
 
 
+def _missing_segments(data_dirs: Sequence[str], checkpoint: Checkpoint | None) -> str | None:
+    """What the directories given lack for a replay, with advice that deletes nothing; None if nothing.
+
+    ``scan`` would refuse the same cases, with the advice a start needs (restore the files, or remove the
+    channel to start empty); here the likelier cause is a directory left off the command line.
+    """
+    found = find_segments(data_dirs)
+    first = checkpoint.first_segment if checkpoint else None
+    live = sorted(seq for seq in found if first is None or seq >= first)
+    pass_all = ("pass all the channel's data directories (its dataDirs) as well as the checkpoint directory: "
+                "flafka-agent channel inspect CHECKPOINT_DIR DATA_DIR [DATA_DIR...]")
+    if not live and first is not None:
+        given = (f"the data directories {', '.join(data_dirs)} hold no log segment" if data_dirs
+                 else "only the checkpoint directory was given, and it holds no log segment")
+        return (f"{given}, but the checkpoint says segment {segment_name(first)} onwards; {pass_all}. "
+                "Nothing was changed.")
+    if live:
+        expected = live[0] if first is None else first
+        gaps = sorted(set(range(expected, live[-1] + 1)) - set(live))
+        if gaps:
+            names = ", ".join(segment_name(s) for s in gaps[:5]) + (" ..." if len(gaps) > 5 else "")
+            return (f"segment(s) {names} not found in {', '.join(data_dirs)} (live segments are "
+                    f"{segment_name(expected)} to {segment_name(live[-1])}); if the channel has more data "
+                    f"directories, {pass_all}. If these are all of them, events are missing: a start will "
+                    "refuse the channel until the files are restored.")
+    return None
+
+
 def inspect(dirs: Sequence[str], sample: int, out: TextIO) -> int:
     """Print the report for ``dirs``; returns the exit code."""
     dirs = [os.path.abspath(d) for d in dirs]
@@ -80,6 +112,10 @@ def inspect(dirs: Sequence[str], sample: int, out: TextIO) -> int:
         print(f"checkpoint: first segment {segment_name(checkpoint.first_segment)}, next event id "
               f"{checkpoint.next_event_id}, {checkpoint.size} events, written {format_ms(checkpoint.written_at_ms)}",
               file=out)
+    missing = _missing_segments(data_dirs, checkpoint)
+    if missing is not None:
+        print(f"error: {missing}", file=out)
+        return EXIT_DAMAGED
     try:
         replay = scan(data_dirs, checkpoint.first_segment if checkpoint else None, repair=False)
     except LogError as exc:
