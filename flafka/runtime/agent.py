@@ -27,8 +27,9 @@ from flafka.config.plan import AgentPlan, Built, GroupPlan, SourcePlan
 from flafka.errors import FlafkaError, ReloadFailed
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
+from flafka.monitoring.counters import Counter
 from flafka.runtime.channel_processor import ChannelProcessor
-from flafka.runtime.runners import SinkRunner, SourceRunner, call_by
+from flafka.runtime.runners import Runner, SinkRunner, SourceRunner, call_by
 from flafka.runtime.sink_processors import SinkProcessor
 from flafka.selectors import ChannelSelector
 from flafka.sinks.base import Sink
@@ -51,6 +52,43 @@ def _channel_share(timeout: float) -> float:
 def _stop_by(name: str, channel: Channel, deadline: float) -> bool:
     return call_by(deadline, f"Channel {name}", "stop",
                    lambda: channel.stop_within(max(0.0, deadline - time.monotonic())))
+
+
+_START_WAIT = 30.0  # most seconds "Agent started" waits for the runners' components (a Kafka client's first metadata)
+_START_POLL = 0.05  # how often a wait for a runner's start looks whether the start failed instead
+
+# Counters in every component's stop line, zero or not; the others are shown when not zero.
+_MAIN_TOTALS = {
+    "SOURCE": ("EventReceivedCount", "EventAcceptedCount"),
+    "CHANNEL": ("EventPutSuccessCount", "EventTakeSuccessCount", "ChannelSize"),
+    "SINK": ("EventDrainAttemptCount", "EventDrainSuccessCount"),
+}
+_NOT_TOTALS = {"Type", "StartTime", "StopTime", "ChannelFillPercentage"}
+
+
+def _await_starts(runners: list[Runner], deadline: float) -> list[str]:
+    """Wait until each runner's components started or failed a start, or ``deadline``; the names still starting.
+
+    A failed start is logged by the runner, which retries it in the background: no need to wait for it.
+    """
+    waiting: list[str] = []
+    for runner in runners:
+        while not runner.started.wait(min(_START_POLL, max(0.0, deadline - time.monotonic()))):
+            # ``failing`` comes with the runners' health fields; a runner without them is waited for.
+            if getattr(runner, "failing", False) or not runner.alive or time.monotonic() >= deadline:
+                waiting.append(f"{runner.kind}:{runner.name}")
+                break
+    return waiting
+
+
+def _log_totals(component: str, counter: Counter) -> None:
+    """One INFO line with ``component``'s totals: its main counters and every other one that is not zero."""
+    snapshot = counter.snapshot()
+    main = _MAIN_TOTALS.get(counter.type_name, ())
+    fields = [f"{k}={snapshot[k]}" for k in main if k in snapshot]
+    fields += [f"{k}={v}" for k, v in snapshot.items()
+               if k not in main and k not in _NOT_TOTALS and v not in ("0", "0.0")]
+    log.info("Component stopped. component=%s %s", component, " ".join(fields))
 
 
 @dataclass
@@ -100,8 +138,13 @@ class Agent:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start everything; a channel that fails to start is fatal (raised), others are retried."""
+    def start(self, start_timeout: float = _START_WAIT) -> None:
+        """Start everything; a channel that fails to start is fatal (raised), others are retried.
+
+        Sources and sink groups start in their runners' threads: "Agent started" is logged once each of
+        them started, or failed a first time (its runner logs why and retries), or ``start_timeout``
+        seconds passed; the components still starting then are named in it (``not_started``).
+        """
         with self._lock:
             state = self._state
             for name, built in state.plan.channels.items():
@@ -114,8 +157,15 @@ class Agent:
             for name, source in state.plan.sources.items():
                 state.sources[name] = self._build_source(source, state.channels)
                 state.sources[name].start()
-            log.info("Agent %s started. sources=%d channels=%d sinkgroups=%d", self.name,
-                     len(state.sources), len(state.channels), len(state.groups))
+            waiting = _await_starts([*state.groups.values(), *state.sources.values()],
+                                    time.monotonic() + start_timeout)
+            counts = (len(state.sources), len(state.channels), len(state.groups))
+            if waiting:
+                log.warning("Agent %s started; some components are not running yet (they retry; see their errors "
+                            "above). sources=%d channels=%d sinkgroups=%d not_started=%s", self.name, *counts,
+                            ",".join(waiting))
+            else:
+                log.info("Agent %s started. sources=%d channels=%d sinkgroups=%d", self.name, *counts)
 
     def stop(self, timeout: float = 8.0) -> int:
         """Graceful stop within ``timeout`` seconds; returns how many events non-durable channels lost.
@@ -130,14 +180,20 @@ class Agent:
         with self._lock:
             state = self._state
             self._stop_sources(state.sources.values(), deadline - timeout * 2 / 3)
+            for name, runner in state.sources.items():
+                _log_totals(f"SOURCE.{name}", runner.source.counter)
             channels_from = deadline - _channel_share(timeout)
             # Sinks drain what only memory holds; a durable channel keeps its events for the next start.
             self._drain([r for r in state.groups.values() if not all(c.durable for c in r.channels)],
                         channels_from)
             self._stop_groups(list(state.groups.values()), channels_from)
+            for group in state.groups.values():
+                for sink in group.processor.sinks:
+                    _log_totals(f"SINK.{sink.name}", sink.counter)
             left = 0
             for name, channel in state.channels.items():
                 left += self._stop_channel(name, channel, deadline, "at stop")
+                _log_totals(f"CHANNEL.{name}", channel.counter)
             state.sources.clear()
             state.groups.clear()
             state.channels.clear()
