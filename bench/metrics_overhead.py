@@ -1,6 +1,6 @@
 """What the monitoring endpoints cost the hot path: seq → memory → null, with and without them.
 
-    python bench/metrics_overhead.py [--seconds 10] [--pairs 3]
+    python -m bench.metrics_overhead [--seconds 10] [--pairs 3]     # from the repository root
 
 Each run builds the agent in this process (as the tests do) and counts the events the null sink delivered
 over ``--seconds`` (after a 1 s warm-up). "off": no monitoring server. "on": the server of
