@@ -29,10 +29,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import happybase
 import pytest
 
 from devstack import hadoop
 from devstack.paths import state_file
+from tests.integration.hbase_tools import Relay, connect
 from tests.integration.kafka_tools import KafkaTools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -292,3 +294,21 @@ def hbase_stack() -> Iterator[HbaseStack]:
         return
     with _group("hbase") as env:
         yield HbaseStack(env["FLAFKA_HBASE_THRIFT"], env["FLAFKA_HBASE_ZOOKEEPER"])
+
+
+@pytest.fixture
+def hbase(hbase_stack: HbaseStack) -> Iterator[happybase.Connection]:
+    """A happybase connection to the session's HBase Thrift server, closed afterwards."""
+    connection = connect(hbase_stack.thrift)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def relay(hbase_stack: HbaseStack) -> Iterator[Relay]:
+    """A TCP relay in front of the session's HBase Thrift server (see :class:`Relay`)."""
+    relay = Relay(hbase_stack.thrift)
+    yield relay
+    relay.close()

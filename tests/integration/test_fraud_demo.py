@@ -25,7 +25,7 @@ def env(kafka_stack: Devstack, hdfs_stack: HdfsStack, hbase_stack: HbaseStack) -
 
 
 def test_every_transaction_is_scored_once_or_dead_lettered_and_lands_in_hdfs(
-        env: dict[str, str], hbase_stack: HbaseStack, tmp_path: Path) -> None:
+        env: dict[str, str], hbase: happybase.Connection, tmp_path: Path) -> None:
     said: list[str] = []
     options = Options(count=1500, rate=1500, unscorable_every=100, settle_timeout_s=90, warmup_s=0.2)
     report = run(env, options, say=said.append, workdir=tmp_path)
@@ -42,11 +42,7 @@ def test_every_transaction_is_scored_once_or_dead_lettered_and_lands_in_hdfs(
     assert outcome.declined <= outcome.alerts  # a decline always alerts
     assert report.ok
     # each scored transaction was applied to its customer exactly once
-    connection = happybase.Connection(hbase_stack.thrift_host, hbase_stack.thrift_port)
-    try:
-        rows = connection.table("customer").rows([customer_key(c.card) for c in customers()], columns=[b"c:tt"])
-    finally:
-        connection.close()
+    rows = hbase.table("customer").rows([customer_key(c.card) for c in customers()], columns=[b"c:tt"])
     assert sum(int(cells[b"c:tt"]) for _, cells in rows) == 1782
     assert any("agents up" in line for line in said)
 

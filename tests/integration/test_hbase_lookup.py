@@ -5,9 +5,7 @@ tests' TCP relay in front of the real Thrift server)."""
 
 from __future__ import annotations
 
-import socket
 import time
-import uuid
 from collections.abc import Iterator
 
 import happybase
@@ -15,29 +13,15 @@ import pytest
 
 from flafka.hbase import HBaseLookup, HBaseLookupError, HBaseUnavailable
 from tests.integration.conftest import HbaseStack
-from tests.integration.test_hbase_sink import Relay  # its one home: the sink's outage tests
+from tests.integration.hbase_tools import Relay, closed_port, fresh_table
 
 pytestmark = pytest.mark.hbase
 
 
 @pytest.fixture
-def hbase(hbase_stack: HbaseStack) -> Iterator[happybase.Connection]:
-    connection = happybase.Connection(hbase_stack.thrift_host, hbase_stack.thrift_port, timeout=30_000)
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
-@pytest.fixture
 def table(hbase: happybase.Connection) -> Iterator[str]:
-    """A fresh table with families ``c`` and ``d`` (unique name: the server may outlive the session)."""
-    name = f"lookup_{uuid.uuid4().hex[:12]}"
-    hbase.create_table(name, {"c": {"max_versions": 1}, "d": {"max_versions": 1}})
-    try:
+    with fresh_table(hbase, "lookup", ["c", "d"]) as name:
         yield name
-    finally:
-        hbase.delete_table(name, disable=True)
 
 
 @pytest.fixture
@@ -95,15 +79,8 @@ def test_a_missing_table_or_family_at_lookup_time_is_not_retriable(table: str, l
     assert lookup.table(table).get(b"k") is None  # the pool recovered
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
 def test_nothing_listening_is_hbase_unavailable() -> None:
-    with HBaseLookup(f"127.0.0.1:{_closed_port()}", timeout_ms=2000) as lookup:
+    with HBaseLookup(f"127.0.0.1:{closed_port()}", timeout_ms=2000) as lookup:
         table = lookup.table("t")
         with pytest.raises(HBaseUnavailable, match=r"get_many of 2 row\(s\) in table 't' through Thrift server "
                                                     r"127\.0\.0\.1:\d+") as caught:
@@ -111,13 +88,6 @@ def test_nothing_listening_is_hbase_unavailable() -> None:
         assert caught.value.retriable
         assert isinstance(caught.value.__cause__, Exception)
         assert table.stats.errors == 1
-
-
-@pytest.fixture
-def relay(hbase_stack: HbaseStack) -> Iterator[Relay]:
-    relay = Relay(hbase_stack.thrift)
-    yield relay
-    relay.close()
 
 
 def test_a_stalled_server_times_out_in_about_timeout_ms(table: str, relay: Relay) -> None:

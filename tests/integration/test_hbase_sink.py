@@ -10,10 +10,7 @@ talks to the real server throughout and the test decides when the network fails.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import select
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -29,35 +26,17 @@ from flafka.sinks.base import Status
 from flafka.sinks.hbase import HBaseSink
 from flafka.testing import build, drain, drive, memory_channel, put, wait_until
 from tests.integration.conftest import HbaseStack, _checked, _devstack, parse_env
+from tests.integration.hbase_tools import Relay, closed_port, connect, fresh_table
 
 pytestmark = pytest.mark.hbase
 
 SinkFactory = Callable[..., tuple[HBaseSink, MemoryChannel]]
 
 
-def _connect(thrift: str) -> happybase.Connection:
-    host, port = thrift.rsplit(":", 1)
-    return happybase.Connection(host, int(port), timeout=30_000)
-
-
-@pytest.fixture
-def hbase(hbase_stack: HbaseStack) -> Iterator[happybase.Connection]:
-    connection = _connect(hbase_stack.thrift)
-    try:
-        yield connection
-    finally:
-        connection.close()
-
-
 @pytest.fixture
 def table(hbase: happybase.Connection) -> Iterator[str]:
-    """A fresh table with family ``cf`` (unique name: the server may outlive the session), dropped afterwards."""
-    name = f"sink_{uuid.uuid4().hex[:12]}"
-    hbase.create_table(name, {"cf": {"max_versions": 1}})
-    try:
+    with fresh_table(hbase, "sink", ["cf"]) as name:
         yield name
-    finally:
-        hbase.delete_table(name, disable=True)
 
 
 @pytest.fixture
@@ -183,16 +162,9 @@ def test_start_fails_clearly_without_the_table_or_the_family(
 # -- failures ------------------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port  # closed now: connecting is refused
-
-
 def test_a_batch_to_an_unreachable_thrift_server_rolls_back_with_nothing_lost(
         table: str, make_sink: SinkFactory) -> None:
-    sink, channel = make_sink(table, start=False, thriftAddress=f"127.0.0.1:{_closed_port()}")
+    sink, channel = make_sink(table, start=False, thriftAddress=f"127.0.0.1:{closed_port()}")
     with pytest.raises(DeliveryError, match="cannot start"):
         sink.start()
     events = [Event(b"r%d x" % i, {"n": str(i)}) for i in range(5)]
@@ -202,79 +174,6 @@ def test_a_batch_to_an_unreachable_thrift_server_rolls_back_with_nothing_lost(
     assert raised.value.retriable
     assert sink.counter.connection_failed_count == 2
     assert [(e.body, e.headers) for e in drain(channel)] == [(e.body, e.headers) for e in events]
-
-
-class Relay:
-    """A TCP relay to ``target`` on a port of its own. ``cut()`` closes every connection and refuses new ones
-    until ``resume()``; ``drop_replies`` forwards requests but never the answers (a reply lost in the network)."""
-
-    def __init__(self, target: str) -> None:
-        host, port = target.rsplit(":", 1)
-        self._target = (host, int(port))
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
-        self.drop_replies = False
-        self._refusing = False
-        self._closed = False
-        self._pairs: list[tuple[socket.socket, socket.socket]] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._closed:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
-            if self._refusing:
-                client.close()
-                continue
-            server = socket.create_connection(self._target)
-            with self._lock:
-                self._pairs.append((client, server))
-            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
-
-    def _pump(self, client: socket.socket, server: socket.socket) -> None:
-        try:
-            while True:
-                readable, _, _ = select.select([client, server], [], [], 0.2)
-                for sock in readable:
-                    data = sock.recv(65536)
-                    if not data:
-                        return
-                    if sock is client:
-                        server.sendall(data)
-                    elif not self.drop_replies:
-                        client.sendall(data)
-        except OSError:
-            return
-        finally:
-            client.close()
-            server.close()
-
-    def cut(self) -> None:
-        self._refusing = True
-        with self._lock:
-            pairs, self._pairs = self._pairs, []
-        for client, server in pairs:
-            for sock in (client, server):
-                with contextlib.suppress(OSError):  # already closed by its peer
-                    sock.shutdown(socket.SHUT_RDWR)
-
-    def resume(self) -> None:
-        self._refusing = False
-
-    def close(self) -> None:
-        self._closed = True
-        self.cut()
-        self._listener.close()
-
-
-@pytest.fixture
-def relay(hbase_stack: HbaseStack) -> Iterator[Relay]:
-    relay = Relay(hbase_stack.thrift)
-    yield relay
-    relay.close()
 
 
 def test_an_outage_rolls_the_batch_back_and_the_sink_reconnects_when_it_ends(
@@ -343,7 +242,7 @@ def test_the_sink_rides_out_an_hbase_restart(tmp_path: Path) -> None:
     try:
         env = parse_env(_checked("up", "hbase", state=state).stdout)
         thrift = env["FLAFKA_HBASE_THRIFT"]
-        admin = _connect(thrift)
+        admin = connect(thrift)
         admin.create_table("restart", {"cf": {"max_versions": 1}})
         sink = build(HBaseSink, {"table": "restart", "columnFamily": "cf", "thriftAddress": thrift,
                                  "timeout": "3000", "batchSize": "10", **{k.replace("__", "."): v
@@ -375,7 +274,7 @@ def test_the_sink_rides_out_an_hbase_restart(tmp_path: Path) -> None:
         assert failures > 0, "the restart should have failed some batches"
         sink.stop()
         admin.close()
-        admin = _connect(thrift)
+        admin = connect(thrift)
         keys = [key for key, _ in admin.table("restart").scan()]
         assert keys == sorted([b"a%02d" % i for i in range(10)]
                               + [b"b%03d%02d" % (b, i) for b in range(batches) for i in range(10)])
