@@ -25,8 +25,9 @@ that must be fresh per run differ) and the same command-line tail ``-f FILE -n a
 - Flume: ``java -Xmx1g -cp bench/flume[:$HADOOP_CONF_DIR]:<flume jars>/* org.apache.flume.node.Application``,
   the jars being devstack's ``flume`` set (devstack/pom.xml, fetched with Maven on first use). log4j at WARN
   (bench/flume/log4j2.xml).
-- flafka: ``python bench/flume/flafka_metrics.py`` (``flafka.cli.main``, i.e. ``flafka-agent``, unchanged,
-  plus Flume's HTTP monitoring document on 127.0.0.1, which flafka does not serve yet), ``--log-level
+- flafka: ``python bench/flume/flafka_metrics.py`` (``flafka.cli.main``, i.e. ``flafka-agent``, which serves
+  Flume's HTTP monitoring document itself on 127.0.0.1 from the same ``-D`` flags; a ``--flafka-ref`` older
+  than that serves none), ``--log-level
   WARNING``, with PYTHONPATH set to the flafka tree under test (this repository's work tree by default;
   ``--flafka-root DIR`` or ``--flafka-ref GIT_REF`` for another).
 
