@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 
 class OncePerKind:
@@ -15,14 +16,16 @@ class OncePerKind:
     seconds, so an operator sees both that it happened and how often.
     """
 
-    def __init__(self, logger: logging.Logger, interval: float = 60.0) -> None:
+    def __init__(self, logger: logging.Logger, interval: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._logger = logger
         self._interval = interval
+        self._clock = clock  # seconds, monotonic; a test passes its own to cross the interval without waiting
         self._lock = threading.Lock()
         self._seen: dict[str, tuple[float, int]] = {}
 
     def log(self, level: int, kind: str, message: str, *, exc_info: BaseException | None = None) -> None:
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             last, suppressed = self._seen.get(kind, (0.0, -1))
             if suppressed >= 0 and now - last < self._interval:

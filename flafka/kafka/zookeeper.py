@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -30,8 +32,10 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import KazooException, NoNodeError
 
 from flafka.errors import FlafkaError
+from flafka.logging_once import OncePerKind
 
-__all__ = ["OffsetMigrationError", "ZooKeeperError", "broker_address", "brokers_from_zookeeper", "migrate_offsets"]
+__all__ = ["KazooLogs", "OffsetMigrationError", "ZooKeeperError", "broker_address", "brokers_from_zookeeper",
+           "migrate_offsets"]
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +95,62 @@ def broker_address(registration: bytes | str, security_protocol: str = "PLAINTEX
     )
 
 
+class KazooLogs(logging.LoggerAdapter[logging.Logger]):
+    """kazoo's ``logger`` for one client: its lines through flafka's logging, repeats folded per kind.
+
+    Left alone, kazoo logs every reconnection attempt ("Connecting to …" at INFO, "Connection dropped:
+    socket connection error: Connection refused" at WARNING, several a second while ZooKeeper is down).
+    A kind is one of kazoo's log statements (its level and format string), per connect string; within
+    ``once``'s interval a repeat is counted, and the count is logged with the next one after it
+    (``repeated=N``). kazoo's lines are capped at INFO: flafka's clients live for one lookup, so a
+    connection kazoo cannot make or keep ends as a :class:`ZooKeeperError` that says why (the warning
+    kazoo repeated most, with its count), and that error is the one line an operator needs. Tracebacks
+    are kept only for kazoo's ``exception()`` calls (a bug in a listener or in kazoo), first of a kind.
+
+    ``problems`` counts this client's warnings by message, for the error that says why it gave up.
+    """
+
+    def __init__(self, connect: str, once: OncePerKind | None = None) -> None:
+        super().__init__(_kazoo_log, {})
+        self.connect = connect
+        self.problems: Counter[str] = Counter()
+        self._once = once or _KAZOO_ONCE
+
+    def log(self, level: int, msg: object, *args: object, exc_info: object = None, **kwargs: Any) -> None:
+        if level < logging.INFO:  # kazoo's DEBUG and BLATHER (5): as they are, off unless asked for
+            self.logger.log(level, msg, *args, **kwargs)
+            return
+        text = str(msg) % args if args else str(msg)
+        if level >= logging.WARNING:
+            self.problems[text] += 1
+        error = sys.exc_info()[1] if exc_info is True else exc_info if isinstance(exc_info, BaseException) else None
+        self._once.log(level if error is not None else min(level, logging.INFO), f"{self.connect}:{level}:{msg}",
+                       f"ZooKeeper client of {self.connect}: {text}", exc_info=error)
+
+    def why(self) -> str:
+        """The warning this client logged most often, with its count ("" when none)."""
+        if not self.problems:
+            return ""
+        text, count = self.problems.most_common(1)[0]
+        return f"{text} ({count} times)" if count > 1 else text
+
+
+_kazoo_log = logging.getLogger("flafka.kafka.kazoo")
+# Shared by every client: a source's start retried every few seconds folds into one line per kind a minute.
+_KAZOO_ONCE = OncePerKind(_kazoo_log)
+
+
 @contextmanager
-def _connected(connect: str, timeout: float) -> Iterator[KazooClient]:
-    """A started kazoo client; stopped and closed on exit (kazoo bounds the stop to its session timeout)."""
+def _connected(connect: str, timeout: float, logs: KazooLogs | None = None) -> Iterator[KazooClient]:
+    """A started kazoo client; stopped and closed on exit (kazoo bounds the stop to its session timeout).
+
+    The session timeout is ``timeout`` (10 s at most, kazoo's default): kazoo derives its connect and
+    read timeouts from it, and a stop waits for the attempt under way, so a larger one would let a
+    silent ZooKeeper (a port that accepts but never answers) hold the caller past ``timeout``.
+    """
+    logs = logs or KazooLogs(connect)
     try:
-        client = KazooClient(hosts=connect)
+        client = KazooClient(hosts=connect, logger=logs, timeout=min(max(timeout, 1.0), 10.0))
     except (ValueError, KazooException) as exc:
         raise ZooKeeperError(f"invalid ZooKeeper connect string {connect!r}: {exc}") from exc
     try:
@@ -103,7 +158,9 @@ def _connected(connect: str, timeout: float) -> Iterator[KazooClient]:
         # chroot does not exist, and the lookups below report that case more helpfully.
         client.start_async().wait(timeout)
         if not client.connected:
-            raise ZooKeeperError(f"cannot reach ZooKeeper at {connect} within {timeout:g} s", retriable=True)
+            why = logs.why()
+            raise ZooKeeperError(f"cannot reach ZooKeeper at {connect} within {timeout:g} s"
+                                 + (f": {why}" if why else ""), retriable=True)
         yield client
     finally:
         try:
