@@ -74,8 +74,7 @@ def _await_starts(runners: list[Runner], deadline: float) -> list[str]:
     waiting: list[str] = []
     for runner in runners:
         while not runner.started.wait(min(_START_POLL, max(0.0, deadline - time.monotonic()))):
-            # ``failing`` comes with the runners' health fields; a runner without them is waited for.
-            if getattr(runner, "failing", False) or not runner.alive or time.monotonic() >= deadline:
+            if runner.failing or not runner.alive or time.monotonic() >= deadline:
                 waiting.append(f"{runner.kind}:{runner.name}")
                 break
     return waiting
