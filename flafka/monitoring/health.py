@@ -73,6 +73,5 @@ def health(sources: Mapping[str, SourceRunner], groups: Mapping[str, SinkRunner]
 
 def agent_health(agent: Any) -> Health:
     """The health of a running :class:`~flafka.runtime.agent.Agent` (its current pipeline, after reloads)."""
-    # Agent has no public accessor for its runners yet: its running state is read here, in one place.
-    state = agent._state  # see above
-    return health(dict(state.sources), dict(state.groups), dict(state.channels))
+    result: Health = agent.health()
+    return result

@@ -28,6 +28,7 @@ from flafka.errors import FlafkaError, ReloadFailed
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.monitoring.counters import Counter
+from flafka.monitoring.health import Health, health
 from flafka.runtime.channel_processor import ChannelProcessor
 from flafka.runtime.runners import Runner, SinkRunner, SourceRunner, call_by
 from flafka.runtime.sink_processors import SinkProcessor
@@ -489,6 +490,11 @@ class Agent:
     @property
     def sinks(self) -> dict[str, Sink]:
         return {s.name: s for r in self._state.groups.values() for s in r.processor.sinks}
+
+    def health(self) -> Health:
+        """Each component's health, as ``GET /health`` answers it (see :mod:`flafka.monitoring.health`)."""
+        state = self._state
+        return health(dict(state.sources), dict(state.groups), dict(state.channels))
 
     def counters(self) -> dict[str, dict[str, str]]:
         """Flume's monitoring document: ``{"SOURCE.r1": {...}, "CHANNEL.c1": {...}, ...}``."""

@@ -105,7 +105,7 @@ class Runner:
                 self._failed(exc)
                 self._once.log(logging.ERROR, f"start:{type(exc).__name__}",
                                f"{what} failed to start; retrying in {delay:g}s. {type(exc).__name__}: {exc}",
-                               exc_info=exc)
+                               exc_info=None if isinstance(exc, FlafkaError) else exc)  # flafka's: expected
                 self._stopping.wait(delay)
                 delay = min(delay * 2, _START_RETRY_MAX)
                 continue

@@ -13,6 +13,7 @@ import pytest
 from flafka.config.loader import plan_from_properties
 from flafka.config.plan import AgentPlan
 from flafka.config.properties import parse_properties
+from flafka.errors import TransientError
 from flafka.runtime.agent import Agent
 from flafka.sources.seq import SequenceSource
 from flafka.testing import wait_until
@@ -40,6 +41,13 @@ class BrokenSource(SequenceSource):
 
     def start(self) -> None:
         raise ConnectionRefusedError("nothing listens")
+
+
+class UnreachableSource(SequenceSource):
+    """A seq source whose start fails the expected way: a flafka error saying what is unreachable."""
+
+    def start(self) -> None:
+        raise TransientError("cannot reach ZooKeeper at 127.0.0.1:1 within 2 s")
 
 
 @pytest.fixture(autouse=True)
@@ -139,3 +147,18 @@ def test_stop_logs_one_totals_line_per_component(caplog: pytest.LogCaptureFixtur
     # Every line comes before the agent's own.
     assert messages(caplog).index(stopped[-1]) < next(
         i for i, m in enumerate(messages(caplog)) if m.startswith("Agent a stopped."))
+
+
+@pytest.mark.parametrize(("source", "traceback"), [("UnreachableSource", False), ("BrokenSource", True)])
+def test_an_expected_start_failure_is_one_line_without_a_traceback(
+        caplog: pytest.LogCaptureFixture, source: str, traceback: bool) -> None:
+    """flafka's own errors (a server unreachable) are expected conditions: their message says it all; anything
+    else is a bug, and keeps its traceback."""
+    caplog.set_level(logging.INFO)
+    agent = Agent(pipeline(f"{T}:{source}"))
+    agent.start(start_timeout=30)
+    try:
+        failure = next(r for r in caplog.records if "Source r1 failed to start" in r.getMessage())
+        assert (failure.exc_info is not None) is traceback
+    finally:
+        agent.stop(2)
