@@ -25,7 +25,7 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -42,6 +42,7 @@ FLUME_DEFAULT_PORT = 41414  # Flume's flume.monitoring.port default
 
 Counters = Callable[[], dict[str, dict[str, str]]]
 HealthCheck = Callable[[], Health]
+KafkaLag = Callable[[], Mapping[str, Mapping[tuple[str, int], int]]]
 
 #: Flume attributes that go up and down (everything else in the document only grows while running).
 _GAUGES = frozenset({"ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "Open", "Closed", "Unhealthy"})
@@ -71,8 +72,9 @@ def _number(text: str) -> float | None:
 class FlumeCollector(Collector):
     """Prometheus metrics from one fresh snapshot of the agent's counters per scrape."""
 
-    def __init__(self, agent: str, counters: Counters, health: HealthCheck | None = None) -> None:
-        self._agent, self._counters, self._health = agent, counters, health
+    def __init__(self, agent: str, counters: Counters, health: HealthCheck | None = None,
+                 lag: KafkaLag | None = None) -> None:
+        self._agent, self._counters, self._health, self._lag = agent, counters, health, lag
 
     def collect(self) -> Iterator[Metric]:
         families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
@@ -99,6 +101,14 @@ class FlumeCollector(Collector):
             for key, entry in sorted(self._health().components.items()):
                 healthy.add_metric((self._agent, key), 1.0 if entry["state"] == RUNNING else 0.0)
             yield healthy
+        if self._lag is not None:
+            lag = GaugeMetricFamily("flafka_kafka_consumer_lag", "Records between the partition's end and the "
+                                    "group's committed offset, as librdkafka last reported them.",
+                                    labels=("agent", "component", "topic", "partition"))
+            for key, partitions in sorted(self._lag().items()):
+                for (topic, partition), records in sorted(partitions.items()):
+                    lag.add_metric((self._agent, key.partition(".")[2], topic, str(partition)), float(records))
+            yield lag
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -151,9 +161,9 @@ class MonitoringServer:
     """
 
     def __init__(self, agent: str, counters: Counters, health: HealthCheck, host: str = DEFAULT_HOST,
-                 port: int = FLUME_DEFAULT_PORT) -> None:
+                 port: int = FLUME_DEFAULT_PORT, *, lag: KafkaLag | None = None) -> None:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(FlumeCollector(agent, counters, health))
+        registry.register(FlumeCollector(agent, counters, health, lag))
         self._server = _Server((host, port), counters, health, registry)
         self.host = host
         self.port: int = self._server.server_address[1]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +27,7 @@ from flafka.config.plan import AgentPlan, Built, GroupPlan, SourcePlan
 from flafka.errors import FlafkaError, ReloadFailed
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
+from flafka.kafka.lag import ReportsLag
 from flafka.monitoring.counters import Counter
 from flafka.monitoring.health import Health, health
 from flafka.runtime.channel_processor import ChannelProcessor
@@ -495,6 +496,11 @@ class Agent:
         """Each component's health, as ``GET /health`` answers it (see :mod:`flafka.monitoring.health`)."""
         state = self._state
         return health(dict(state.sources), dict(state.groups), dict(state.channels))
+
+    def kafka_lag(self) -> dict[str, Mapping[tuple[str, int], int]]:
+        """Consumer lag per (topic, partition) of each component that reads Kafka, keyed as in :meth:`counters`."""
+        return {f"SOURCE.{name}": source.consumer_lag() for name, source in self.sources.items()
+                if isinstance(source, ReportsLag)}
 
     def counters(self) -> dict[str, dict[str, str]]:
         """Flume's monitoring document: ``{"SOURCE.r1": {...}, "CHANNEL.c1": {...}, ...}``."""

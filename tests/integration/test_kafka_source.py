@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import OFFSET_STORED, Consumer, Producer, TopicPartition
+from prometheus_client.parser import text_string_to_metric_families
 
 from flafka.kafka.avro_event import encode
+from flafka.kafka.lag import ConsumerLag
+from flafka.monitoring.http import MonitoringServer
 from flafka.testing import wait_until
 from tests.integration.agents import COLLECT, running
 from tests.integration.conftest import Devstack
@@ -311,3 +315,49 @@ def test_a_dead_letter_topic_refusing_writes_for_a_while_holds_the_offsets_and_s
                    message="the offsets committed")
     assert Counter(delivered()) == Counter(f"e{i}".encode() for i in range(30))
     assert sorted(r.value for r in kafka.read(dead, 3, settle=2.0)) == [b"\xff\xff junk %d" % n for n in range(3)]
+
+
+def test_consumer_lag_is_the_end_offset_minus_the_committed_offset(kafka: KafkaTools, devstack: Devstack) -> None:
+    """What librdkafka reports as a partition's lag, read by flafka's ConsumerLag, is the broker's end offset
+    minus the group's committed offset: 1,000 records, 100 committed, the consumer reading past them without
+    committing."""
+    topic = kafka.create_topic(partitions=1)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    kafka.produce(topic, [b"v%d" % i for i in range(1000)])
+    lag = ConsumerLag(100)
+    consumer = Consumer({"bootstrap.servers": devstack.kafka_bootstrap, "group.id": group,
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest", **lag.settings()})
+    try:
+        consumer.commit(offsets=[TopicPartition(topic, 0, 100)], asynchronous=False)
+        consumer.assign([TopicPartition(topic, 0, OFFSET_STORED)])  # starts at the committed offset, knows it
+
+        def reported() -> bool:
+            consumer.consume(100, 0.1)  # serves the statistics callback
+            return bool(lag.snapshot())
+
+        wait_until(reported, timeout=30, message="a lag report")
+        wait_until(lambda: reported() and lag.snapshot() == {(topic, 0): 900}, timeout=30, message="lag 900")
+    finally:
+        consumer.close()
+    assert kafka.end_offsets(topic)[0] - kafka.committed(group, topic)[0] == 900
+
+
+def test_the_source_s_lag_is_exported_to_prometheus(kafka: KafkaTools, devstack: Devstack) -> None:
+    topic = kafka.create_topic(partitions=1)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    kafka.produce(topic, [b"v%d" % i for i in range(300)])
+    config = source_config(devstack.kafka_bootstrap, topic, group, extra="a.sources.r1.consumerLagIntervalMs = 100")
+    with running(config) as agent:
+        wait_until(lambda: kafka.committed(group, topic) == {0: 300}, timeout=60, message="everything committed")
+        wait_until(lambda: agent.kafka_lag() == {"SOURCE.r1": {(topic, 0): 0}}, timeout=30, message="lag 0")
+        server = MonitoringServer("a", agent.counters, agent.health, port=0, lag=agent.kafka_lag)
+        server.start()
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics/prometheus", timeout=10) as answer:
+                text = answer.read().decode()
+        finally:
+            server.stop()
+    samples = [s for family in text_string_to_metric_families(text) if family.name == "flafka_kafka_consumer_lag"
+               for s in family.samples]
+    assert [(s.labels, s.value) for s in samples] == [
+        ({"agent": "a", "component": "r1", "topic": topic, "partition": "0"}, 0.0)]

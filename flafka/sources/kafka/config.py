@@ -54,6 +54,10 @@ class KafkaSourceConfig(ComponentConfig):
         doc="flafka extension: records that cannot be decoded with useFlumeEventFormat (not an AvroFlumeEvent, or "
             "a null value) are produced here as they were read (a null value as an empty one), with header "
             "flafka.error saying why, instead of being skipped.")
+    consumer_lag_interval_ms: int = param(
+        "consumerLagIntervalMs", default=5000, minimum=0,
+        doc="flafka extension: how often librdkafka reports the consumer lag of each partition (the monitoring "
+            "server's flafka_kafka_consumer_lag gauge), in ms; 0: never.")
     consumer: dict[str, str] = prefixed("kafka.consumer.", doc="Kafka consumer properties (Java names).")
     kafka: dict[str, str] = prefixed("kafka.", doc="Flume 1.6: Kafka 0.8 consumer properties (mapped when they "
                                                    "have a modern equivalent, with a warning).")

@@ -57,6 +57,7 @@ from flafka.java_regex import compile_java_regex
 from flafka.kafka.avro_event import AvroDecodeError, decode
 from flafka.kafka.client_config import CONSUMER_FETCH_DEFAULTS, producer_config
 from flafka.kafka.client_logs import client_log_settings
+from flafka.kafka.lag import ConsumerLag
 from flafka.kafka.offsets import OffsetTracker, Partition
 from flafka.kafka.records import key_header, record_headers
 from flafka.kafka.zookeeper import brokers_from_zookeeper, migrate_offsets
@@ -106,6 +107,7 @@ class KafkaSource(PollableSource):
         self.backoff_sleep_increment_ms = config.backoff_sleep_increment
         self.max_backoff_sleep_ms = config.max_backoff_sleep
         self._consumer_factory = consumer_factory
+        self.lag = ConsumerLag(config.consumer_lag_interval_ms)
         self._producer_factory = producer_factory
         self._consumer: Consumer | None = None
         self._dead_letters: DeadLetterTopic | None = None
@@ -148,8 +150,12 @@ class KafkaSource(PollableSource):
         conf: dict[str, Any] = {**CONSUMER_DEFAULTS, **self._client_conf}
         conf.update({"group.id": self.config.group_id, "enable.auto.commit": False,
                      "enable.auto.offset.store": False, "on_commit": self._on_commit,
-                     **client_log_settings(f"Kafka source {self.name}")})
+                     **client_log_settings(f"Kafka source {self.name}"), **self.lag.settings()})
         return conf
+
+    def consumer_lag(self) -> Mapping[tuple[str, int], int]:
+        """The last lag librdkafka reported per (topic, partition): end offset minus committed offset."""
+        return self.lag.snapshot()
 
     def start(self) -> None:
         config = self.config
@@ -160,7 +166,8 @@ class KafkaSource(PollableSource):
         if (config.zookeeper_connect and config.migrate_zookeeper_offsets and not config.topics_regex
                 and len(topics) == 1):
             migrate_offsets(config.zookeeper_connect, bootstrap, config.group_id, topics[0],
-                            {k: v for k, v in conf.items() if k not in ("logger", "error_cb")})
+                            {k: v for k, v in conf.items()
+                             if k not in ("logger", "error_cb", "stats_cb", "statistics.interval.ms")})
         try:
             consumer = self._consumer_factory(conf)
             if config.dead_letter_topic:
