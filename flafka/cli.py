@@ -15,27 +15,41 @@ Monitoring (:mod:`flafka.monitoring.http`): Flume's ``-Dflume.monitoring.type=ht
 127.0.0.1 unless ``--metrics-host`` says otherwise. A port that cannot be bound (in use) is a runtime
 failure: exit 1, before the agent starts. Configuration in ZooKeeper (Flume's ``-z``/``-p``) is not
 supported: exit 2.
+
+Under systemd (``Type=notify``, see ``conf/flafka.service``) the agent reports readiness, reloads and its stop
+through ``$NOTIFY_SOCKET`` and pings the watchdog while healthy (:mod:`flafka.runtime.systemd`).
+
+Logs go to stderr as text by default. ``--log-format json`` writes one JSON object a line (``time``,
+``level``, ``logger``, ``message``, and ``exc_info`` when there is a traceback); ``--log-file PATH`` writes
+to a file rotated at ``--log-max-bytes`` keeping ``--log-backups`` old files; ``--log-config FILE`` hands
+the whole setup to :func:`logging.config.fileConfig` (INI, see ``conf/logging.ini``) and cannot be combined
+with the other ``--log-*`` options.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import logging.config
+import logging.handlers
 import os
 import queue
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 from flafka import __version__
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
 from flafka.config.params import parse_float
 from flafka.errors import ConfigError, ReloadFailed
-from flafka.monitoring.health import agent_health
+from flafka.monitoring.health import RUNNING, agent_health
 from flafka.monitoring.http import DEFAULT_HOST, FLUME_DEFAULT_PORT, MonitoringServer
 from flafka.runtime.agent import Agent
+from flafka.runtime.systemd import Notifier, Watchdog, watchdog_interval
 
 log = logging.getLogger("flafka.agent")
 
@@ -96,6 +110,30 @@ def _port(text: str) -> int:
     return value
 
 
+#: ``--log-file`` rotation defaults: 100 MiB a file, five kept (600 MiB at most on disk).
+DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_BACKUPS = 100 * 1024 * 1024, 5
+
+
+def _log_bytes(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
+def _log_backups(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flafka-agent",
@@ -122,8 +160,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--deny-warnings", action="store_true", help="treat configuration warnings as errors")
     p.add_argument("--stop-timeout", type=_stop_timeout, default=8.0, metavar="SECONDS",
                    help="longest graceful stop on SIGTERM/SIGINT (default 8)")
-    p.add_argument("--log-level", default=os.environ.get("FLAFKA_LOG_LEVEL", "INFO"),
+    p.add_argument("--log-level", default=None,
                    help="DEBUG, INFO, WARNING or ERROR (default INFO, or $FLAFKA_LOG_LEVEL)")
+    p.add_argument("--log-format", choices=["text", "json"], default=None,
+                   help="text (default) or json: one object a line with time, level, logger, message, exc_info")
+    p.add_argument("--log-file", metavar="PATH",
+                   help="write logs to PATH instead of stderr, rotated by size (see --log-max-bytes)")
+    p.add_argument("--log-max-bytes", type=_log_bytes, default=None, metavar="BYTES",
+                   help=f"rotate --log-file at this size (default {DEFAULT_LOG_MAX_BYTES}; 0: never rotate)")
+    p.add_argument("--log-backups", type=_log_backups, default=None, metavar="N",
+                   help=f"rotated files kept beside --log-file (default {DEFAULT_LOG_BACKUPS})")
+    p.add_argument("--log-config", metavar="FILE",
+                   help="configure logging from a Python logging INI file (logging.config.fileConfig) instead; "
+                        "excludes the other --log-* options")
     p.add_argument("--metrics-port", type=_port, metavar="PORT",
                    help="serve /metrics (Flume's JSON), /metrics/prometheus and /health on this port (0: any "
                         "free port, logged); as -Dflume.monitoring.type=http -Dflume.monitoring.port=PORT")
@@ -175,6 +224,58 @@ def _split_java_options(argv: Sequence[str]) -> tuple[list[str], dict[str, str]]
     return rest, system
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ``time`` (UTC, ISO 8601, milliseconds), ``level``, ``logger``, ``message``, and
+    ``exc_info`` / ``stack_info`` (text) when the record has them. Newlines inside a message stay escaped, so
+    a multi-line message is still one line. Usable from a ``--log-config`` file as ``flafka.cli.JsonFormatter``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+               "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            doc["exc_info"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            doc["exc_info"] = record.exc_text
+        if record.stack_info:
+            doc["stack_info"] = self.formatStack(record.stack_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _configure_logging(args: argparse.Namespace, system: dict[str, str]) -> str | None:
+    """Set up the root logger from the ``--log-*`` options; a message for the user when they cannot be applied."""
+    if args.log_config is not None:
+        if not os.path.isfile(args.log_config):
+            return f"--log-config {args.log_config}: no such file"
+        try:
+            # disable_existing_loggers=False: flafka's modules made their loggers at import; keep them working.
+            logging.config.fileConfig(args.log_config, disable_existing_loggers=False)
+        except Exception as exc:  # fileConfig raises KeyError, ValueError, ImportError, configparser errors...
+            return f"--log-config {args.log_config}: {type(exc).__name__}: {exc}"
+        return None
+    if logging.getLogger().handlers:  # configured by a program that calls main() (as basicConfig leaves it)
+        return None
+    level = (system.get("flume.root.logger", "").split(",")[0] or args.log_level
+             or os.environ.get("FLAFKA_LOG_LEVEL") or "INFO")
+    handler: logging.Handler
+    if args.log_file is None:
+        handler = logging.StreamHandler(sys.stderr)
+    else:
+        try:
+            handler = logging.handlers.RotatingFileHandler(
+                args.log_file, encoding="utf-8",
+                maxBytes=DEFAULT_LOG_MAX_BYTES if args.log_max_bytes is None else args.log_max_bytes,
+                backupCount=DEFAULT_LOG_BACKUPS if args.log_backups is None else args.log_backups)
+        except OSError as exc:
+            return f"--log-file {args.log_file}: {exc.strerror or exc}"
+    handler.setFormatter(JsonFormatter() if args.log_format == "json" else logging.Formatter(_TEXT_FORMAT))
+    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), handlers=[handler])
+    return None
+
+
 def _print_diagnostics(diagnostics: Sequence[Diagnostic]) -> None:
     for d in diagnostics:
         print(str(d), file=sys.stderr)
@@ -208,9 +309,10 @@ class _Reloader(threading.Thread):
     """
 
     def __init__(self, agent: Agent, args: argparse.Namespace, loaded_mtimes: tuple[float, ...],
-                 on_fatal: Callable[[], None]) -> None:
+                 on_fatal: Callable[[], None], notifier: Notifier | None = None) -> None:
         super().__init__(name="config-reloader", daemon=True)
         self._agent, self._args, self._on_fatal = agent, args, on_fatal
+        self._notifier = notifier if notifier is not None else Notifier(None)
         self._seen = loaded_mtimes
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -241,9 +343,11 @@ class _Reloader(threading.Thread):
             if now == self._seen and not requested:
                 continue
             self._seen = now
+            self._notifier.reloading(f"Agent {self._args.name} reloading its configuration")
             if not self._reload("The configuration read on SIGHUP" if requested else "The changed configuration"):
-                self._on_fatal()
+                self._on_fatal()  # no READY=1: the agent stops (STOPPING=1 follows)
                 return
+            self._notifier.ready(_running_status(self._args.name, self._agent))
 
     def _reload(self, what: str) -> bool:
         """Load and apply the files; False when the agent cannot go on."""
@@ -266,6 +370,19 @@ class _Reloader(threading.Thread):
         return True
 
 
+def _running_status(name: str, agent: Agent) -> str:
+    """systemd's STATUS= line for a running agent."""
+    return (f"Agent {name} running. sources={len(agent.sources)} channels={len(agent.channels)} "
+            f"sinks={len(agent.sinks)}")
+
+
+def _watchdog_health(agent: Agent) -> tuple[bool, str]:
+    """Whether the watchdog may vouch for ``agent``, and if not which components are not running."""
+    report = agent.health()
+    bad = [f"{name}={entry['state']}" for name, entry in report.components.items() if entry["state"] != RUNNING]
+    return report.healthy, " ".join(bad)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments[:1] == ["channel"]:
@@ -284,11 +401,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                          "by flafka; use -f with a properties file")
         if not args.conf_file:
             parser.error("the following arguments are required: -f/--conf-file")
+        if args.log_config is not None:
+            others = [flag for flag, value in (("--log-level", args.log_level), ("--log-format", args.log_format),
+                                               ("--log-file", args.log_file), ("--log-max-bytes", args.log_max_bytes),
+                                               ("--log-backups", args.log_backups)) if value is not None]
+            if others:
+                parser.error(f"--log-config configures all logging; it cannot be combined with {', '.join(others)}")
+        elif args.log_file is None and (args.log_max_bytes is not None or args.log_backups is not None):
+            parser.error("--log-max-bytes and --log-backups apply to --log-file, which is not given")
     except SystemExit as exc:
         return int(exc.code or 0)
-    level = system.get("flume.root.logger", "").split(",")[0] or args.log_level
-    logging.basicConfig(level=getattr(logging, level.upper(), logging.INFO), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    problem = _configure_logging(args, system)
+    if problem:
+        print(f"flafka-agent: {problem}", file=sys.stderr)
+        return EXIT_CONFIG
     try:
         args.monitoring_port = None if args.check else _monitoring_port(args, system)
     except ValueError as exc:
@@ -328,6 +454,7 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
     """Run the agent until SIGTERM/SIGINT (exit 0, or 1 if the stop lost events) or until a reload left
     it unable to run (exit 1); SIGHUP reloads the configuration."""
     agent = Agent(loaded.plan)
+    notifier = Notifier.from_environment()
     monitoring: MonitoringServer | None = None
     if args.monitoring_port is not None:
         try:  # bound before the agent starts: a port in use fails the start before any event moves
@@ -338,24 +465,31 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
                       args.metrics_host, args.monitoring_port, exc.strerror or exc)
             return EXIT_RUNTIME
     try:
-        return _run_agent(args, agent, monitoring, loaded_mtimes, control)
+        return _run_agent(args, agent, monitoring, loaded_mtimes, control, notifier=notifier)
     finally:
         if monitoring is not None:
             monitoring.stop()
+        notifier.close()
 
 
 def _run_agent(args: argparse.Namespace, agent: Agent, monitoring: MonitoringServer | None,
-               loaded_mtimes: tuple[float, ...], control: queue.SimpleQueue[int]) -> int:
+               loaded_mtimes: tuple[float, ...], control: queue.SimpleQueue[int], *, notifier: Notifier) -> int:
     try:
         agent.start()
     except Exception as exc:
         log.error("Agent %s failed to start: %s: %s", args.name, type(exc).__name__, exc)
+        notifier.status(f"Agent {args.name} failed to start: {type(exc).__name__}: {exc}")
         agent.stop(args.stop_timeout)
         return EXIT_RUNTIME
     if monitoring is not None:
         monitoring.start()
-    reloader = _Reloader(agent, args, loaded_mtimes, on_fatal=lambda: control.put(_CANNOT_RUN))
+    reloader = _Reloader(agent, args, loaded_mtimes, on_fatal=lambda: control.put(_CANNOT_RUN), notifier=notifier)
     reloader.start()
+    notifier.ready(_running_status(args.name, agent))  # after every component started and /health is served
+    interval = watchdog_interval() if notifier.enabled else None
+    watchdog = Watchdog(notifier, interval, lambda: _watchdog_health(agent)) if interval else None
+    if watchdog is not None:
+        watchdog.start()
     code = EXIT_OK
     while True:
         try:
@@ -376,6 +510,9 @@ def _run_agent(args: argparse.Namespace, agent: Agent, monitoring: MonitoringSer
             log.info("Agent %s received %s; stopping gracefully (at most %.1fs).", args.name,
                      signal.Signals(received).name, args.stop_timeout)
         break
+    if watchdog is not None:
+        watchdog.stop()  # systemd stops watching at STOPPING=1
+    notifier.stopping(f"Agent {args.name} stopping")
     reloader.close()
     lost = agent.stop(args.stop_timeout)
     if lost:
