@@ -96,6 +96,10 @@ other commands:
 monitoring: -Dflume.monitoring.type=http -Dflume.monitoring.port=P (Flume's flags) or --metrics-port P
 serve /metrics (Flume's JSON), /metrics/prometheus and /health.
 
+logs: text on stderr by default; --log-format json (one object a line), --log-file PATH (rotated), or
+--log-config FILE (Python logging INI; see conf/logging.ini). systemd: Type=notify readiness, reload and
+watchdog through $NOTIFY_SOCKET (see conf/flafka.service).
+
 Exit codes: 0 ok, 1 runtime failure (including a monitoring port in use), 2 configuration or usage error.
 """
 
@@ -114,21 +118,12 @@ def _port(text: str) -> int:
 DEFAULT_LOG_MAX_BYTES, DEFAULT_LOG_BACKUPS = 100 * 1024 * 1024, 5
 
 
-def _log_bytes(text: str) -> int:
+def _count(text: str) -> int:
+    """A whole number, 0 or more (``--log-max-bytes``, ``--log-backups``)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of bytes: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
-    return value
-
-
-def _log_backups(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {text!r}")
     return value
@@ -166,9 +161,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="text (default) or json: one object a line with time, level, logger, message, exc_info")
     p.add_argument("--log-file", metavar="PATH",
                    help="write logs to PATH instead of stderr, rotated by size (see --log-max-bytes)")
-    p.add_argument("--log-max-bytes", type=_log_bytes, default=None, metavar="BYTES",
+    p.add_argument("--log-max-bytes", type=_count, default=None, metavar="BYTES",
                    help=f"rotate --log-file at this size (default {DEFAULT_LOG_MAX_BYTES}; 0: never rotate)")
-    p.add_argument("--log-backups", type=_log_backups, default=None, metavar="N",
+    p.add_argument("--log-backups", type=_count, default=None, metavar="N",
                    help=f"rotated files kept beside --log-file (default {DEFAULT_LOG_BACKUPS})")
     p.add_argument("--log-config", metavar="FILE",
                    help="configure logging from a Python logging INI file (logging.config.fileConfig) instead; "

@@ -149,10 +149,8 @@ def test_watchdog_pings_every_half_of_watchdog_usec(tmp_path: Path, conf: Path) 
         # Five more pings, 0.1 s apart (half of WATCHDOG_USEC): 0.5 s after the first, less its delivery lag.
         assert time.monotonic() - began >= 0.3
         agent.proc.send_signal(signal.SIGTERM)
-        stopping = agent.index("notify", "STOPPING=1", after=last)
+        agent.index("notify", "STOPPING=1", after=last)
         assert agent.proc.wait(timeout=15) == 0
-        agent._drain_stderr()
-        assert not any(t == "WATCHDOG=1" for k, t in agent.records[stopping:] if k == "notify")
     finally:
         agent.close()
 
