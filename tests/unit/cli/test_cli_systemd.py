@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from flafka.event import Event
+from tests.unit.runtime.components import CollectingSink
+
 SEQ_MEMORY_NULL = """\
 a1.sources = r1
 a1.channels = c1
@@ -29,6 +32,15 @@ a1.channels.c1.type = memory
 a1.sinks.k1.type = null
 a1.sinks.k1.channel = c1
 """
+
+
+
+class DownSink(CollectingSink):
+    """A sink whose destination is down: every delivery fails, so its runner reports it failing."""
+
+    def deliver(self, events: list[Event]) -> None:
+        raise OSError(f"sink {self.name} is down")
+
 
 Record = tuple[str, str]  # ("log", line) or ("notify", datagram text)
 
@@ -62,9 +74,9 @@ class NotifiedAgent:
             *lines, self._partial = (self._partial + chunk).split(b"\n")
             self.records.extend(("log", line.decode()) for line in lines)
 
-    def index(self, kind: str, text: str, after: int = -1) -> int:
+    def index(self, kind: str, text: str, after: int = -1, timeout: float = 20) -> int:
         """Index of the first record of ``kind`` containing ``text`` after index ``after``; waits for it."""
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = next((i for i, (k, t) in enumerate(self.records) if i > after and k == kind and text in t), None)
             if found is not None:
@@ -174,3 +186,18 @@ def test_without_notify_socket_the_agent_runs_and_stops_as_before(tmp_path: Path
         proc.stderr.close()
     assert "systemd" not in rest
     assert "Agent a1 stopped. lost_events=" in rest
+
+
+def test_watchdog_pings_stop_while_a_component_fails(tmp_path: Path) -> None:
+    conf = tmp_path / "a.properties"
+    conf.write_text(SEQ_MEMORY_NULL.replace("type = null", "type = tests.unit.cli.test_cli_systemd:DownSink"))
+    agent = NotifiedAgent(tmp_path, "-n", "a1", "-f", str(conf), "--stop-timeout", "1",
+                          env={"WATCHDOG_USEC": "200000"})
+    try:
+        ready = agent.index("notify", "READY=1")
+        withheld = agent.index("notify", "STATUS=unhealthy, watchdog withheld: SINK.k1=failing", after=ready)
+        assert agent.index("log", "Agent is unhealthy; systemd watchdog pings are withheld") < withheld
+        with pytest.raises(AssertionError, match="timed out waiting for notify 'WATCHDOG=1'"):
+            agent.index("notify", "WATCHDOG=1", after=withheld, timeout=1.0)  # ten intervals without a ping
+    finally:
+        agent.close()
