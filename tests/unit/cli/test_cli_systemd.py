@@ -1,8 +1,10 @@
 """flafka-agent under systemd's notify protocol: an agent subprocess and a real $NOTIFY_SOCKET.
 
-The test reads the agent's stderr and the socket in one loop, in causal order: a datagram is recorded only
-after everything the agent had written to stderr before sending it (the agent logs with flushed writes, so a
-line written before ``sendto`` is in the pipe when the datagram is received).
+The test reads the agent's stderr and the socket in one loop: a datagram is recorded after everything the
+agent had written to stderr before sending it (the agent logs with flushed writes, so a line written before
+``sendto`` is in the pipe when the datagram is received), and perhaps after a few lines written just after it.
+So a line recorded after a datagram was written after the datagram was sent; a line recorded before one was
+written before it, or at about the same time.
 """
 
 from __future__ import annotations
@@ -127,14 +129,12 @@ def test_ready_after_start_reloading_around_sighup_stopping_at_sigterm(notified:
 
     notified.proc.send_signal(signal.SIGHUP)
     reloading = notified.index("notify", "RELOADING=1", after=ready)
-    reloaded = notified.index("log", "Agent a1 reloaded its configuration.", after=reloading)
     ready_again = notified.index("notify", "READY=1", after=reloading)
-    assert reloaded < ready_again, notified.records
+    assert notified.index("log", "Agent a1 reloaded its configuration.", after=ready) < ready_again, notified.records
 
     notified.proc.send_signal(signal.SIGTERM)
     stopping = notified.index("notify", "STOPPING=1", after=ready_again)
-    stopped = notified.index("log", "Agent a1 stopped.", after=ready_again)
-    assert stopping < stopped, notified.records
+    assert notified.index("log", "Agent a1 received SIGTERM; stopping gracefully", after=ready_again) < stopping
     assert notified.proc.wait(timeout=15) == 0
     sent = [text.split("\n")[0] for kind, text in notified.records if kind == "notify"]
     assert sent == ["READY=1", "RELOADING=1", "READY=1", "STOPPING=1"]  # and no watchdog without WATCHDOG_USEC
@@ -145,8 +145,8 @@ def test_an_invalid_reload_still_ends_with_ready(notified: NotifiedAgent, conf: 
     conf.write_text(SEQ_MEMORY_NULL.replace("type = null", "type = nul"))
     notified.proc.send_signal(signal.SIGHUP)
     reloading = notified.index("notify", "RELOADING=1", after=ready)
-    refused = notified.index("log", "is invalid; the running one stays", after=reloading)
-    assert refused < notified.index("notify", "READY=1", after=reloading)
+    refused = notified.index("log", "is invalid; the running one stays", after=ready)
+    assert refused < notified.index("notify", "READY=1", after=reloading), notified.records
 
 
 def test_watchdog_pings_every_half_of_watchdog_usec(tmp_path: Path, conf: Path) -> None:
@@ -195,7 +195,9 @@ def test_watchdog_pings_stop_while_a_component_fails(tmp_path: Path) -> None:
                           env={"WATCHDOG_USEC": "200000"})
     try:
         ready = agent.index("notify", "READY=1")
-        withheld = agent.index("notify", "STATUS=unhealthy, watchdog withheld: SINK.k1=failing", after=ready)
+        withheld = agent.index("notify", "STATUS=unhealthy, watchdog withheld: ", after=ready)
+        # The source may be failing too by then (its channel fills up): the status names every component not running.
+        assert "SINK.k1=failing" in agent.records[withheld][1].split(": ", 1)[1].split(), agent.records
         assert agent.index("log", "Agent is unhealthy; systemd watchdog pings are withheld") < withheld
         with pytest.raises(AssertionError, match="timed out waiting for notify 'WATCHDOG=1'"):
             agent.index("notify", "WATCHDOG=1", after=withheld, timeout=1.0)  # ten intervals without a ping
