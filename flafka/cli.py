@@ -46,7 +46,7 @@ from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
 from flafka.config.params import parse_float
 from flafka.errors import ConfigError, ReloadFailed
-from flafka.monitoring.health import RUNNING, agent_health
+from flafka.monitoring.health import RUNNING
 from flafka.monitoring.http import DEFAULT_HOST, FLUME_DEFAULT_PORT, MonitoringServer
 from flafka.runtime.agent import Agent
 from flafka.runtime.systemd import Notifier, Watchdog, watchdog_interval
@@ -453,8 +453,8 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
     monitoring: MonitoringServer | None = None
     if args.monitoring_port is not None:
         try:  # bound before the agent starts: a port in use fails the start before any event moves
-            monitoring = MonitoringServer(args.name, agent.counters, lambda: agent_health(agent),
-                                          host=args.metrics_host, port=args.monitoring_port)
+            monitoring = MonitoringServer(args.name, agent.counters, agent.health, host=args.metrics_host,
+                                          port=args.monitoring_port, lag=agent.kafka_lag)
         except OSError as exc:
             log.error("Agent %s cannot serve monitoring on %s:%d (%s); not started, exit code 1.", args.name,
                       args.metrics_host, args.monitoring_port, exc.strerror or exc)

@@ -69,9 +69,3 @@ def health(sources: Mapping[str, SourceRunner], groups: Mapping[str, SinkRunner]
         for sink in getattr(group.processor, "sinks", ()):  # a processor never bound has none
             out[f"SINK.{sink.name}"] = {**entry, "sinkgroup": group_name, **_bad_events(sink.counter)}
     return Health(out)
-
-
-def agent_health(agent: Any) -> Health:
-    """The health of a running :class:`~flafka.runtime.agent.Agent` (its current pipeline, after reloads)."""
-    result: Health = agent.health()
-    return result

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
 from flafka.errors import DeliveryError
-from flafka.monitoring.health import agent_health
+from flafka.monitoring.health import Health
 from flafka.monitoring.http import MonitoringServer, metric_name
 from flafka.runtime.agent import Agent
 from flafka.sinks.null import NullSink
@@ -54,7 +54,7 @@ a.sinks.k1.channel = c1
 def served() -> Iterator[tuple[Agent, MonitoringServer]]:
     FAIL.clear()
     agent = Agent(plan_from_properties(parse_properties(textwrap.dedent(PIPELINE), "t.properties"), "a").plan)
-    server = MonitoringServer("a", agent.counters, lambda: agent_health(agent), port=0)
+    server = MonitoringServer("a", agent.counters, agent.health, port=0)
     agent.start()
     server.start()
     yield agent, server
@@ -177,4 +177,4 @@ def test_port_in_use_raises_at_construction() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(OSError, match="in use"):
-            MonitoringServer("a", dict, lambda: agent_health(None), port=taken.getsockname()[1])
+            MonitoringServer("a", dict, lambda: Health({}), port=taken.getsockname()[1])
