@@ -18,13 +18,6 @@ from tests.unit.cli.test_cli import GOOD, RunningAgent
 CONF_DIR = Path(__file__).resolve().parents[3] / "conf"
 
 
-@pytest.fixture
-def conf(tmp_path: Path) -> Path:
-    path = tmp_path / "a.properties"
-    path.write_text(GOOD)
-    return path
-
-
 @contextmanager
 def unconfigured_root() -> Iterator[None]:
     """An unconfigured root logger for main() to set up in this process; pytest's handlers are put back after.

@@ -18,14 +18,7 @@ from flafka.channels.file import FileChannel
 from flafka.channels.file.inspect import inspect
 from flafka.event import Event
 from flafka.testing import parse_config, put
-from tests.unit.cli.test_cli import GOOD, RunningAgent, agent
-
-
-@pytest.fixture
-def conf(tmp_path: Path) -> Path:
-    path = tmp_path / "agent.properties"
-    path.write_text(GOOD)
-    return path
+from tests.unit.cli.test_cli import RunningAgent, agent
 
 
 @pytest.fixture

@@ -22,19 +22,8 @@ from pathlib import Path
 import pytest
 
 from flafka.event import Event
+from tests.unit.cli.test_cli import GOOD
 from tests.unit.runtime.components import CollectingSink
-
-SEQ_MEMORY_NULL = """\
-a1.sources = r1
-a1.channels = c1
-a1.sinks = k1
-a1.sources.r1.type = seq
-a1.sources.r1.channels = c1
-a1.channels.c1.type = memory
-a1.sinks.k1.type = null
-a1.sinks.k1.channel = c1
-"""
-
 
 
 class DownSink(CollectingSink):
@@ -107,13 +96,6 @@ class NotifiedAgent:
 
 
 @pytest.fixture
-def conf(tmp_path: Path) -> Path:
-    path = tmp_path / "a.properties"
-    path.write_text(SEQ_MEMORY_NULL)
-    return path
-
-
-@pytest.fixture
 def notified(tmp_path: Path, conf: Path) -> Iterator[NotifiedAgent]:
     agent = NotifiedAgent(tmp_path, "-n", "a1", "-f", str(conf), "--no-reload-conf")
     yield agent
@@ -142,7 +124,7 @@ def test_ready_after_start_reloading_around_sighup_stopping_at_sigterm(notified:
 
 def test_an_invalid_reload_still_ends_with_ready(notified: NotifiedAgent, conf: Path) -> None:
     ready = notified.index("notify", "READY=1")
-    conf.write_text(SEQ_MEMORY_NULL.replace("type = null", "type = nul"))
+    conf.write_text(GOOD.replace("type = null", "type = nul"))
     notified.proc.send_signal(signal.SIGHUP)
     reloading = notified.index("notify", "RELOADING=1", after=ready)
     refused = notified.index("log", "is invalid; the running one stays", after=ready)
@@ -190,7 +172,7 @@ def test_without_notify_socket_the_agent_runs_and_stops_as_before(tmp_path: Path
 
 def test_watchdog_pings_stop_while_a_component_fails(tmp_path: Path) -> None:
     conf = tmp_path / "a.properties"
-    conf.write_text(SEQ_MEMORY_NULL.replace("type = null", "type = tests.unit.cli.test_cli_systemd:DownSink"))
+    conf.write_text(GOOD.replace("type = null", "type = tests.unit.cli.test_cli_systemd:DownSink"))
     agent = NotifiedAgent(tmp_path, "-n", "a1", "-f", str(conf), "--stop-timeout", "1",
                           env={"WATCHDOG_USEC": "200000"})
     try:
