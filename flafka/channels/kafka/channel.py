@@ -47,7 +47,9 @@ Differences from Flume (the safe choice, or what Python allows):
 * The guide's ``pollTimeout`` and Flume 1.6's ``timeout`` are accepted as deprecated names of
   ``kafka.pollTimeout`` (Flume 1.7+ ignores both); 1.6 ``kafka.*`` client keys are mapped to the modern
   client with a warning (Flume 1.7+ ignores them).
-* ``size()`` is 0: the backlog of a topic is not known here (Flume's ChannelSize is 0 too).
+* ``size()`` is 0: the backlog of a topic is not known here (Flume's ChannelSize is 0 too). The backlog
+  per partition is the consumer lag librdkafka reports every ``consumerLagIntervalMs`` (``consumer_lag()``,
+  merged over the taking threads' consumers; a consumer reports only while its thread takes).
 
 A transaction that still holds taken events when its consumer loses the partitions (only possible if
 the consumer is closed under it, e.g. a sink that did not stop in time) cannot commit their offsets: that
@@ -61,7 +63,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer
@@ -73,6 +75,7 @@ from flafka.channels.kafka.puts import ProducerFactory, Producing, Record, Recor
 from flafka.channels.kafka.takes import ConsumerFactory, Segment, Signals, Taker
 from flafka.event import Event
 from flafka.kafka.client_logs import client_log_settings
+from flafka.kafka.lag import ConsumerLag, merged_lag
 from flafka.logging_once import OncePerKind
 from flafka.monitoring.counters import KafkaChannelCounter
 
@@ -196,6 +199,13 @@ class KafkaChannel(Channel):
     def wait_for_events(self, timeout: float) -> bool:
         return True  # the take itself waits on Kafka
 
+    def consumer_lag(self) -> Mapping[tuple[str, int], int]:
+        """The last lag librdkafka reported per (topic, partition), end offset minus committed offset, merged over
+        the taking threads' consumers: each partition's from the consumer it is assigned to."""
+        with self._takers_lock:
+            takers = [taker for taker in self._takers if not taker.closed]
+        return merged_lag((taker.lag, frozenset(taker.owned)) for taker in takers)
+
     def wakeup(self) -> None:
         """Waiting takes return within 0.1 s."""
         self._signals.generation += 1
@@ -209,8 +219,9 @@ class KafkaChannel(Channel):
         if self._signals.stopping:
             raise KafkaChannelError(f"Kafka channel {self.name} is stopped", retriable=False)
         self._reap()
+        lag = ConsumerLag(self.config.consumer_lag_interval_ms)
         try:
-            consumer = self._consumer_factory(dict(self._consumer_conf))
+            consumer = self._consumer_factory({**self._consumer_conf, **lag.settings()})
         except KafkaException as exc:
             raise KafkaChannelError(f"Kafka channel {self.name} cannot create a consumer: {exc}",
                                     retriable=False) from exc
@@ -218,7 +229,7 @@ class KafkaChannel(Channel):
         taker = Taker(self.name, consumer, thread, topic=self._topic, parse=self.config.parse_as_flume_event,
                       poll_s=self.config.poll_timeout / 1000.0,
                       max_poll_interval_ms=int(self._consumer_conf.get("max.poll.interval.ms", _MAX_POLL_INTERVAL_MS)),
-                      signals=self._signals, counter=self.counter, once=self._once)
+                      signals=self._signals, counter=self.counter, once=self._once, lag=lag)
         with self._takers_lock:
             stopped = self._signals.stopping  # stop() ran while the consumer was being built: it did not see it
             if not stopped:

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from flafka.config.params import ComponentConfig, param, prefixed
+from flafka.kafka import lag
 from flafka.kafka.client_config import (
     CONSUMER_FETCH_DEFAULTS,
     ClientConfig,
@@ -78,6 +79,8 @@ class KafkaChannelConfig(ComponentConfig):
         "readSmallestOffset", default=None,
         doc="Deprecated (Flume 1.6): true reads a new group from the earliest offset, false from the latest "
             "(kafka.consumer.auto.offset.reset wins).")
+    consumer_lag_interval_ms: int = param(
+        "consumerLagIntervalMs", default=lag.DEFAULT_INTERVAL_MS, minimum=0, doc=lag.INTERVAL_DOC)
     capacity: str | None = param("capacity", default=None,
                                  doc="Ignored, as by Flume: the topic stores the events.")
     transaction_capacity: str | None = param(

@@ -12,7 +12,8 @@ that became no event, so that those are committed with their neighbours):
 * ``buffer``: fetched, not taken yet;
 * each open take transaction's segments;
 * ``redeliver``: taken by transactions that rolled back; served before anything new;
-* an :class:`~flafka.kafka.offsets.OffsetTracker` of what committed take transactions delivered.
+* an :class:`~flafka.kafka.offsets.OffsetTracker` of what committed take transactions delivered;
+* the consumer's last lag report (:class:`~flafka.kafka.lag.ConsumerLag`), and the partitions it owns.
 
 A take transaction's commit delivers its segments and commits the offsets synchronously, each partition up to
 the lowest offset still held (in ``redeliver`` or another open transaction): never past an event not
@@ -49,6 +50,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from flafka.channels.kafka.errors import KafkaChannelError
 from flafka.event import Event
 from flafka.kafka.avro_event import AvroDecodeError, decode
+from flafka.kafka.lag import ConsumerLag
 from flafka.kafka.offsets import OffsetTracker, Partition
 from flafka.kafka.records import key_header
 from flafka.logging_once import OncePerKind
@@ -131,9 +133,10 @@ class Taker:
 
     def __init__(self, name: str, consumer: Consumer, thread: threading.Thread, *, topic: str, parse: bool,
                  poll_s: float, max_poll_interval_ms: int = _MAX_POLL_INTERVAL_MS, signals: Signals,
-                 counter: KafkaChannelCounter, once: OncePerKind) -> None:
+                 counter: KafkaChannelCounter, once: OncePerKind, lag: ConsumerLag | None = None) -> None:
         self.name = name
         self.consumer = consumer
+        self.lag = lag if lag is not None else ConsumerLag(0)  # fed by the consumer's stats_cb, inside consume()
         self.thread = thread
         self.lock = threading.Lock()
         self.closed = False

@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from flafka.config.params import ComponentConfig, param, prefixed
 from flafka.java_regex import compile_java_regex
+from flafka.kafka import lag
 from flafka.kafka.client_config import ClientConfig, consumer_config, legacy_config
 
 _OWN_KAFKA_KEYS = ("bootstrap.servers", "topics", "topics.regex", "consumer.group.id")
@@ -55,9 +56,7 @@ class KafkaSourceConfig(ComponentConfig):
             "a null value) are produced here as they were read (a null value as an empty one), with header "
             "flafka.error saying why, instead of being skipped.")
     consumer_lag_interval_ms: int = param(
-        "consumerLagIntervalMs", default=5000, minimum=0,
-        doc="flafka extension: how often librdkafka reports the consumer lag of each partition (the monitoring "
-            "server's flafka_kafka_consumer_lag gauge), in ms; 0: never.")
+        "consumerLagIntervalMs", default=lag.DEFAULT_INTERVAL_MS, minimum=0, doc=lag.INTERVAL_DOC)
     consumer: dict[str, str] = prefixed("kafka.consumer.", doc="Kafka consumer properties (Java names).")
     kafka: dict[str, str] = prefixed("kafka.", doc="Flume 1.6: Kafka 0.8 consumer properties (mapped when they "
                                                    "have a modern equivalent, with a warning).")
