@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -47,6 +48,7 @@ class BadEventPolicy(enum.Enum):
 
 
 class BadEventCounter(Protocol):
+    lock: threading.Lock
     event_dead_letter_count: int
     event_drop_count: int
 
@@ -74,7 +76,8 @@ class DeadLetters:
         if channel is not None:
             put, refusal = self._put(channel, bad)
             if put:
-                self.counter.event_dead_letter_count += put
+                with self.counter.lock:
+                    self.counter.event_dead_letter_count += put
                 for kind, (count, reason) in _by_kind(bad[:put]).items():
                     self._once.log(logging.WARNING, f"dead-letter:{kind}",
                                    f"The {self.owner} sent events it cannot deliver to dead-letter channel "
@@ -83,7 +86,8 @@ class DeadLetters:
             if not bad:
                 return
             why = f"; dead-letter channel {channel.name} refused them: {refusal}"
-        self.counter.event_drop_count += len(bad)
+        with self.counter.lock:
+            self.counter.event_drop_count += len(bad)
         for kind, (count, reason) in _by_kind(bad).items():
             self._once.log(logging.ERROR, f"drop:{kind}",
                            f"The {self.owner} dropped events it cannot deliver{why}. kind={kind} events={count} "

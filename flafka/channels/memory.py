@@ -102,14 +102,12 @@ class MemoryChannel(Channel):
     def start(self) -> None:
         with self._lock:
             self._stopped = False
-        self.counter.start()
         self.counter.channel_capacity = self._capacity
         self.counter.channel_size = self.size()
 
     def stop(self) -> None:
         with self._lock:
             self._stopped = True
-        self.counter.stop()
         self.wakeup()
 
     def reconfigure(self, config: object) -> bool:
@@ -204,8 +202,9 @@ class MemoryChannel(Channel):
                 self._has_room.notify_all()
             size = len(self._queue)
         counter = self.counter
-        counter.event_put_success_count += len(puts)
-        counter.event_take_success_count += len(takes)
+        with counter.lock:
+            counter.event_put_success_count += len(puts)
+            counter.event_take_success_count += len(takes)
         counter.channel_size = size
 
     def _rollback(self, takes: list[Event]) -> None:
@@ -230,7 +229,8 @@ class MemoryTransaction(Transaction):
 
     def _do_put_batch(self, events: Sequence[Event]) -> None:
         channel = self._channel
-        channel.counter.event_put_attempt_count += len(events)
+        with channel.counter.lock:
+            channel.counter.event_put_attempt_count += len(events)
         if len(self._puts) + len(events) > channel._tx_capacity:
             raise TransactionError(
                 f"memory channel {channel.name}: a transaction may put at most transactionCapacity="
@@ -256,7 +256,8 @@ class MemoryTransaction(Transaction):
                 f"{channel._tx_capacity} events; lower the sink's batch size"
             )
         taken = channel._take(min(max_events, room), timeout)
-        channel.counter.event_take_attempt_count += max(1, len(taken))
+        with channel.counter.lock:
+            channel.counter.event_take_attempt_count += max(1, len(taken))
         self._takes.extend(taken)
         return taken
 

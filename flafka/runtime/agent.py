@@ -30,6 +30,7 @@ from flafka.interceptors.base import Interceptor
 from flafka.kafka.lag import ReportsLag
 from flafka.monitoring.counters import Counter
 from flafka.monitoring.health import Health, health
+from flafka.monitoring.registry import FLUME_TYPES, MetricsRegistry
 from flafka.runtime.channel_processor import ChannelProcessor
 from flafka.runtime.runners import Runner, SinkRunner, SourceRunner, call_by
 from flafka.runtime.sink_processors import SinkProcessor
@@ -107,6 +108,38 @@ class Agent:
         self.name = plan.agent
         self._lock = threading.Lock()
         self._state = _Running(plan)
+        self.metrics = MetricsRegistry()
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _source_counters(runner: SourceRunner) -> dict[str, Counter]:
+        name = runner.name
+        out: dict[str, Counter] = {f"SOURCE.{name}": runner.source.counter,
+                                   f"SELECTOR.{name}": runner.processor.selector_counter}
+        for (interceptor, _), counter in zip(runner.processor.interceptors, runner.processor.interceptor_counters,
+                                             strict=True):
+            out[f"INTERCEPTOR.{name}.{interceptor}"] = counter
+        return out
+
+    @staticmethod
+    def _group_counters(runner: SinkRunner) -> dict[str, Counter]:
+        out: dict[str, Counter] = {f"SINK_PROCESSOR.{runner.name}": runner.processor.counter}
+        out.update({f"SINK.{sink.name}": sink.counter for sink in runner.processor.sinks})
+        return out
+
+    def _register(self, counters: dict[str, Counter]) -> None:
+        for key, counter in counters.items():
+            self.metrics.register(key, counter)
+
+    def _unregister(self, counters: dict[str, Counter]) -> None:
+        for key, counter in counters.items():
+            self.metrics.unregister(key, counter)
+
+    @staticmethod
+    def _start_channel(channel: Channel) -> None:
+        channel.counter.start()
+        channel.start()
 
     # -- building -------------------------------------------------------------------------------
 
@@ -119,7 +152,9 @@ class Agent:
         processor = ChannelProcessor(source.name, interceptors, selector, source.counter,
                                      dead_letter_channel=dead_letter_channel, policy=plan.on_bad_event)
         source.channel_processor = processor
-        return SourceRunner(source, processor)
+        runner = SourceRunner(source, processor)
+        self._register(self._source_counters(runner))
+        return runner
 
     def _build_group(self, plan: GroupPlan, full: AgentPlan, channels: dict[str, Channel]) -> SinkRunner:
         sinks: list[Sink] = []
@@ -135,7 +170,9 @@ class Agent:
                 used.append(sink.channel)
         processor: SinkProcessor = _instantiate(plan.processor)
         processor.bind(sinks)
-        return SinkRunner(plan.name, processor, used)
+        runner = SinkRunner(plan.name, processor, used)
+        self._register(self._group_counters(runner))
+        return runner
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -150,8 +187,9 @@ class Agent:
             state = self._state
             for name, built in state.plan.channels.items():
                 channel: Channel = _instantiate(built)
-                channel.start()
+                self._start_channel(channel)
                 state.channels[name] = channel
+                self.metrics.register(f"CHANNEL.{name}", channel.counter)
             for name, group in state.plan.groups.items():
                 state.groups[name] = self._build_group(group, state.plan, state.channels)
                 state.groups[name].start()
@@ -233,6 +271,7 @@ class Agent:
         is counted with the events in the queue instead of being lost uncounted.
         """
         _stop_by(name, channel, deadline)
+        channel.counter.stop()
         size = channel.size()
         if not size:
             return 0
@@ -343,9 +382,16 @@ class Agent:
                     self._move(name, channel, fresh[name], deadline)  # batches a stopped sink rolled back
                 if name not in stopped:
                     lost += self._stop_channel(name, channel, deadline, "when the reload removed it")
+                self.metrics.unregister(f"CHANNEL.{name}", channel.counter)
                 del state.channels[name]
             state.channels.update(fresh)
+            for name, channel in fresh.items():
+                self.metrics.register(f"CHANNEL.{name}", channel.counter)
             state.plan = new
+            for source_runner in sources.values():
+                self._unregister(self._source_counters(source_runner))
+            for group_runner in groups.values():
+                self._unregister(self._group_counters(group_runner))
             try:
                 for name, group in new.groups.items():
                     if name not in state.groups:
@@ -374,7 +420,7 @@ class Agent:
         for name in sorted(names):
             try:
                 channel: Channel = _instantiate(plan.channels[name])
-                channel.start()
+                self._start_channel(channel)
             except Exception as exc:
                 failed[name] = exc
                 continue
@@ -404,7 +450,7 @@ class Agent:
         state = self._state
         for name, channel in channels.items():
             try:
-                channel.start()
+                self._start_channel(channel)
             except Exception as exc:
                 what = "; ".join(f"channel {n}: {type(e).__name__}: {e}" for n, e in failed.items())
                 log.error("Agent %s cannot run: the new configuration failed (%s) and the previous channel %s "
@@ -504,11 +550,4 @@ class Agent:
 
     def counters(self) -> dict[str, dict[str, str]]:
         """Flume's monitoring document: ``{"SOURCE.r1": {...}, "CHANNEL.c1": {...}, ...}``."""
-        out: dict[str, dict[str, str]] = {}
-        for name, source in self.sources.items():
-            out[f"SOURCE.{name}"] = source.counter.snapshot()
-        for name, channel in self.channels.items():
-            out[f"CHANNEL.{name}"] = channel.counter.snapshot()
-        for name, sink in self.sinks.items():
-            out[f"SINK.{name}"] = sink.counter.snapshot()
-        return out
+        return self.metrics.snapshot(FLUME_TYPES)

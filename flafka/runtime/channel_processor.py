@@ -24,11 +24,17 @@ An interceptor failure that says retrying may help (:class:`~flafka.errors.Trans
 :class:`ConnectionError`, :class:`TimeoutError`, or an exception whose ``retriable`` attribute is
 true) is not the events' fault: the batch fails and the source retries it with back-off, whatever the
 policy.
+
+Counted here besides the source's counter: each interceptor's events in and out, failed calls and time
+(:class:`~flafka.monitoring.counters.InterceptorCounter`, ``INTERCEPTOR.<source>.<name>``; an event offered
+again, by a retried batch or while a failure is isolated, is counted again), and the selector's routed and
+unrouted events and failed optional writes (``SELECTOR.<source>``).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from flafka.channels.base import Channel
@@ -37,7 +43,7 @@ from flafka.errors import ChannelError, EventsRefused, FlafkaError, InterceptorE
 from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.logging_once import OncePerKind
-from flafka.monitoring.counters import SourceCounter
+from flafka.monitoring.counters import InterceptorCounter, SelectorCounter, SourceCounter
 from flafka.selectors import ChannelSelector
 
 log = logging.getLogger(__name__)
@@ -73,7 +79,9 @@ class ChannelProcessor:
     ) -> None:
         self.source_name = source_name
         self.interceptors = list(interceptors)
+        self.interceptor_counters = [InterceptorCounter(f"{source_name}.{name}") for name, _ in interceptors]
         self.selector = selector
+        self.selector_counter = SelectorCounter(source_name)
         self.counter = counter
         self.dead_letters = DeadLetters(f"source {source_name}", counter, log, dead_letter_channel)
         if policy is None:
@@ -102,8 +110,9 @@ class ChannelProcessor:
     def process_batch(self, events: list[Event]) -> None:
         """Deliver ``events`` to the required channels or raise; counts and logs failures."""
         counter = self.counter
-        counter.append_batch_received_count += 1
-        counter.event_received_count += len(events)
+        with counter.lock:
+            counter.append_batch_received_count += 1
+            counter.event_received_count += len(events)
         bad: list[BadEvent] = []
         refused = 0
         try:
@@ -112,7 +121,8 @@ class ChannelProcessor:
             if events:
                 refused = self._write(events, bad)
         except InterceptorError as exc:
-            counter.generic_processing_fail += 1
+            with counter.lock:
+                counter.generic_processing_fail += 1
             self._once.log(
                 logging.ERROR,
                 f"interceptor:{exc.interceptor}:{type(exc.__cause__).__name__}",
@@ -122,7 +132,8 @@ class ChannelProcessor:
             )
             raise
         except ChannelError as exc:
-            counter.channel_write_fail += 1
+            with counter.lock:
+                counter.channel_write_fail += 1
             self._once.log(
                 logging.WARNING,
                 f"channel:{type(exc).__name__}",
@@ -133,8 +144,9 @@ class ChannelProcessor:
             # Only now that the good events are in their channels: a failed batch is retried whole, and its bad
             # events must not be dead-lettered once per attempt.
             self.dead_letters.set_aside(bad)
-        counter.append_batch_accepted_count += 1
-        counter.event_accepted_count += len(events) - refused
+        with counter.lock:
+            counter.append_batch_accepted_count += 1
+            counter.event_accepted_count += len(events) - refused
 
     def process_event(self, event: Event) -> None:
         self.process_batch([event])
@@ -146,10 +158,23 @@ class ChannelProcessor:
         for position in range(start, len(interceptors)):
             if not events:
                 break
+            counter = self.interceptor_counters[position]
+            began = time.perf_counter_ns()
             try:
-                events = interceptors[position][1].intercept_batch(events)
+                emitted = interceptors[position][1].intercept_batch(events)
             except Exception as exc:
+                elapsed = time.perf_counter_ns() - began
+                with counter.lock:
+                    counter.event_received_count += len(events)
+                    counter.fail_count += 1
+                    counter.time_nanos += elapsed
                 raise _ChainFailed(position, events, exc) from exc
+            elapsed = time.perf_counter_ns() - began
+            with counter.lock:
+                counter.event_received_count += len(events)
+                counter.event_emitted_count += len(emitted)
+                counter.time_nanos += elapsed
+            events = emitted
         return events
 
     def _error(self, failure: _ChainFailed) -> InterceptorError:
@@ -163,7 +188,8 @@ class ChannelProcessor:
                 raise self._error(failure) from failure.cause
             before = len(bad)
             survivors = self._isolate(failure, bad)
-            self.counter.generic_processing_fail += len(bad) - before
+            with self.counter.lock:
+                self.counter.generic_processing_fail += len(bad) - before
             return survivors
 
     def _isolate(self, failure: _ChainFailed, bad: list[BadEvent]) -> list[Event]:
@@ -208,12 +234,17 @@ class ChannelProcessor:
                     with channel.transaction() as tx:
                         tx.put_batch(batch)
                 except Exception as exc:
+                    with self.selector_counter.lock:
+                        self.selector_counter.optional_write_fail += 1
                     self._once.log(
                         logging.WARNING,
                         f"optional:{channel.name}:{type(exc).__name__}",
                         f"Source {self.source_name} could not write to optional channel {channel.name}; "
                         f"events dropped for that channel. {exc}",
                     )
+        with self.selector_counter.lock:
+            self.selector_counter.event_routed_count += len(events) - unrouted
+            self.selector_counter.event_unrouted_count += unrouted
         if not refused:
             return unrouted
         # An event one channel refused may still be in another required channel: then it was delivered.
@@ -244,7 +275,8 @@ class ChannelProcessor:
 
     def _unrouted(self, events: Sequence[Event]) -> None:
         """The selector maps these events to no channel: counted and logged (Flume does neither)."""
-        self.counter.event_drop_count += len(events)
+        with self.counter.lock:
+            self.counter.event_drop_count += len(events)
         self._once.log(
             logging.WARNING, "unrouted",
             f"Source {self.source_name} dropped events its selector maps to no channel (set selector.default "

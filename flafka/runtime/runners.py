@@ -22,6 +22,7 @@ from collections.abc import Callable
 from flafka.channels.base import Channel
 from flafka.errors import FlafkaError
 from flafka.logging_once import OncePerKind
+from flafka.monitoring.counters import Counter
 from flafka.runtime.channel_processor import ChannelProcessor
 from flafka.runtime.sink_processors import SinkProcessor
 from flafka.sources.base import PollableSource, Source, Status
@@ -76,6 +77,7 @@ class Runner:
         self.last_error_at = 0.0  # time.time() of the last one that raised
         self.failing_since = 0.0  # time.time() of the first failure after the last success
         self.last_error = ""  # "DeliveryError: ..." of the last failure
+        self.counters: list[Counter] = []  # of the components it drives: started before them, stopped after
 
     def _failed(self, exc: BaseException) -> None:
         """Record a failed start or process() call (for /health)."""
@@ -99,6 +101,8 @@ class Runner:
     def _start_with_retry(self, start: Callable[[], None], what: str) -> bool:
         delay = 1.0
         while not self._stopping.is_set():
+            for counter in self.counters:
+                counter.start()
             try:
                 start()
             except Exception as exc:
@@ -122,6 +126,10 @@ class Runner:
 
     def _stop_components(self) -> None:
         raise NotImplementedError
+
+    def _stop_counters(self) -> None:
+        for counter in self.counters:
+            counter.stop()
 
     def _stop_started(self, deadline: float, what: str) -> None:
         """Stop the components if they started; a start still under way is stopped by the thread."""
@@ -149,6 +157,7 @@ class SourceRunner(Runner):
         super().__init__(source.name)
         self.source = source
         self.processor = processor
+        self.counters = [source.counter, processor.selector_counter, *processor.interceptor_counters]
 
     def _start(self) -> None:
         self.processor.initialize()
@@ -194,6 +203,7 @@ class SourceRunner(Runner):
             self.source.stop()
         finally:
             self.processor.close()
+            self._stop_counters()
 
     def stop(self, timeout: float) -> None:
         """Stop taking new input; the batch in hand is finished (committed or rolled back) first.
@@ -216,6 +226,7 @@ class SinkRunner(Runner):
         super().__init__(name)
         self.processor = processor
         self.channels = channels
+        self.counters = [processor.counter, *(sink.counter for sink in processor.sinks)]
         self._draining = threading.Event()
         self._kick = threading.Event()  # cuts a failure back-off short (drain or stop requested)
         self.drained = threading.Event()
@@ -283,3 +294,4 @@ class SinkRunner(Runner):
             log.warning("Sink group %s did not finish its batch within %.1fs.", self.name, timeout)
         if self.started.is_set():
             self.processor.stop()
+            self._stop_counters()

@@ -7,6 +7,9 @@
 * ``load_balance``: round robin (or random) over the sinks not backed off; a sink that raises is
   skipped for this call and, with ``backoff = true``, excluded for ``min(selector.maxTimeOut, 2^n s)``.
 
+Each processor counts, in ``SINK_PROCESSOR.<group>``, its sinks' failed ``process()`` calls, the sinks it
+penalised or excluded, and (failover) how often another sink took over delivery.
+
 Unlike Flume, sinks without a failover priority are ranked in configuration order (Flume used the
 hash order of their names, which users could not predict).
 """
@@ -18,11 +21,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from flafka.component import Component
 from flafka.config.params import ComponentConfig, param, parse_int, prefixed
 from flafka.errors import DeliveryError
 from flafka.logging_once import OncePerKind
+from flafka.monitoring.counters import SinkProcessorCounter
 from flafka.sinks.base import Sink
 from flafka.sources.base import Status
 
@@ -33,6 +38,11 @@ class SinkProcessor(Component):
     """Base: ``bind`` receives the group's sinks in configuration order; ``process`` delivers once."""
 
     sinks: list[Sink]
+
+    def __init__(self, name: str, config: Any) -> None:
+        super().__init__(name, config)
+        self.sinks = []
+        self.counter = SinkProcessorCounter(name)
 
     @classmethod
     def check_sinks(cls, config: ComponentConfig, sink_names: Sequence[str]) -> list[tuple[str | None, str]]:
@@ -58,7 +68,10 @@ class SinkProcessor(Component):
     def process(self) -> Status:
         raise NotImplementedError
 
-    def _failed(self, sink: Sink, exc: Exception) -> None:
+    def _failed(self, sink: Sink, exc: Exception, *, backed_off: bool = False) -> None:
+        with self.counter.lock:
+            self.counter.sink_fail_count += 1
+            self.counter.sink_backoff_count += 1 if backed_off else 0
         self._once.log(
             logging.WARNING,
             f"{sink.name}:{type(exc).__name__}",
@@ -83,7 +96,12 @@ class DefaultSinkProcessor(SinkProcessor):
         return []
 
     def process(self) -> Status:
-        return self.sinks[0].process()
+        try:
+            return self.sinks[0].process()
+        except Exception:
+            with self.counter.lock:
+                self.counter.sink_fail_count += 1
+            raise
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,6 +149,13 @@ class FailoverSinkProcessor(SinkProcessor):
         self._ranked = [s for _, _, s in ranked]
         self._live = list(self._ranked)
         self._failed_sinks: dict[str, tuple[float, int]] = {}  # name -> (retry at, consecutive failures)
+        self._serving: str | None = None  # the sink that delivered last
+
+    def _delivered_by(self, sink: Sink) -> None:
+        if self._serving is not None and sink.name != self._serving:
+            with self.counter.lock:
+                self.counter.failover_count += 1
+        self._serving = sink.name
 
     def _penalise(self, sink: Sink, exc: Exception) -> None:
         _, failures = self._failed_sinks.get(sink.name, (0.0, 0))
@@ -139,7 +164,7 @@ class FailoverSinkProcessor(SinkProcessor):
         self._failed_sinks[sink.name] = (self.clock() + penalty, failures)
         if sink in self._live:
             self._live.remove(sink)
-        self._failed(sink, exc)
+        self._failed(sink, exc, backed_off=True)
 
     def _restore(self, sink: Sink) -> None:
         self._failed_sinks.pop(sink.name, None)
@@ -158,13 +183,18 @@ class FailoverSinkProcessor(SinkProcessor):
             if status is Status.READY:
                 self._restore(sink)
                 log.info("Failover sink %s is back in service.", sink.name)
+                self._delivered_by(sink)
                 return status
         while self._live:
             sink = self._live[0]
             try:
-                return sink.process()
+                status = sink.process()
             except Exception as exc:
                 self._penalise(sink, exc)
+                continue
+            if status is Status.READY:
+                self._delivered_by(sink)
+            return status
         raise DeliveryError("all sinks of the failover group failed; retrying after their penalties")
 
 
@@ -210,7 +240,7 @@ class LoadBalancingSinkProcessor(SinkProcessor):
             try:
                 status = sink.process()
             except Exception as exc:
-                self._failed(sink, exc)
+                self._failed(sink, exc, backed_off=self.config.backoff)
                 if self.config.backoff:
                     _, failures = self._excluded.get(sink.name, (0.0, 0))
                     failures = min(failures + 1, 16)

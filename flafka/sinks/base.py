@@ -46,7 +46,8 @@ class Sink(Component):
         A sink calls this for the events of a batch it cannot write (and writes the others), so one bad
         event never stalls it; see :mod:`flafka.dead_letters`.
         """
-        self.counter.event_write_fail += len(bad)
+        with self.counter.lock:
+            self.counter.event_write_fail += len(bad)
         self.dead_letters.set_aside(bad)
 
     def request_stop(self) -> None:
@@ -83,15 +84,18 @@ class BatchSink(Sink):
             counter.count_batch(len(events), batch_size)
             if not events:
                 return Status.BACKOFF
-            counter.event_drain_attempt_count += len(events)
+            with counter.lock:
+                counter.event_drain_attempt_count += len(events)
             set_aside = counter.event_dead_letter_count + counter.event_drop_count
             try:
                 self.deliver(events)
             except Exception:
-                counter.event_write_fail += 1
+                with counter.lock:
+                    counter.event_write_fail += 1
                 raise
         # Bad events ``deliver`` set aside left the channel but were not written: not a drain success.
         set_aside = counter.event_dead_letter_count + counter.event_drop_count - set_aside
-        counter.event_drain_success_count += len(events) - set_aside
+        with counter.lock:
+            counter.event_drain_success_count += len(events) - set_aside
         self.after_commit()
         return Status.READY

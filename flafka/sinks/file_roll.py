@@ -141,7 +141,6 @@ class RollingFileSink(BatchSink):
             self._series = int(self.wall_clock() * 1000)
             self._last_stamp = ""
             self._index = 0
-        self.counter.start()
         log.info(
             "File roll sink %s started. directory=%s serializer=%s rollInterval=%d",
             self.name, self._directory, self.config.serializer.type_name, self.config.roll_interval,
@@ -151,7 +150,6 @@ class RollingFileSink(BatchSink):
         with self._lock:
             if self._current is not None:
                 self._close(self._current)
-        self.counter.stop()
 
     def process(self) -> Status:
         current = self._current
@@ -219,7 +217,8 @@ class RollingFileSink(BatchSink):
                     continue
                 break
         except OSError as exc:
-            self.counter.connection_failed_count += 1
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
             raise DeliveryError(f"file_roll sink {self.name} could not create a file in "
                                 f"{self._directory}: {exc}") from exc
         current = _OpenFile(path, stream, self._roll_policy.open(self.clock()))
@@ -236,7 +235,8 @@ class RollingFileSink(BatchSink):
             raise DeliveryError(f"file_roll sink {self.name} could not start file {path}: "
                                 f"{type(exc).__name__}: {exc}") from exc
         self._current = current
-        self.counter.connection_created_count += 1
+        with self.counter.lock:
+            self.counter.connection_created_count += 1
         log.info("File roll sink %s opened a file. path=%s", self.name, path)
         return current
 
@@ -258,7 +258,8 @@ class RollingFileSink(BatchSink):
                            f"error={type(exc).__name__}: {exc}")
             self._abandon(current)
             return
-        self.counter.connection_closed_count += 1
+        with self.counter.lock:
+            self.counter.connection_closed_count += 1
         log.info("File roll sink %s closed a file. path=%s batches=%d events=%d reason=%s",
                  self.name, current.path, current.batches, current.roll.events,
                  reason.value if reason is not None else "stop")
@@ -272,7 +273,8 @@ class RollingFileSink(BatchSink):
         """
         if self._current is current:
             self._current = None
-        self.counter.connection_failed_count += 1
+        with self.counter.lock:
+            self.counter.connection_failed_count += 1
         raw = current.stream.raw
         try:
             if current.batches:
@@ -281,7 +283,8 @@ class RollingFileSink(BatchSink):
                 os.fsync(fd)
             raw.close()
             if current.batches:
-                self.counter.connection_closed_count += 1
+                with self.counter.lock:
+                    self.counter.connection_closed_count += 1
             else:
                 current.path.unlink()
                 self._index -= 1

@@ -89,12 +89,6 @@ class LoggerSink(BatchSink):
         super().__init__(name, config)
         self._max_bytes = config.max_bytes_to_log
 
-    def start(self) -> None:
-        self.counter.start()
-
-    def stop(self) -> None:
-        self.counter.stop()
-
     def deliver(self, events: list[Event]) -> None:
         if not log.isEnabledFor(logging.INFO):
             return

@@ -33,12 +33,6 @@ class NullSink(BatchSink):
         self._discarded = 0
         self._next_log = config.log_every_n_events
 
-    def start(self) -> None:
-        self.counter.start()
-
-    def stop(self) -> None:
-        self.counter.stop()
-
     def deliver(self, events: list[Event]) -> None:
         self._discarded += len(events)
         if self._next_log and self._discarded >= self._next_log:

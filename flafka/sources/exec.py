@@ -116,7 +116,6 @@ class ExecSource(EventDrivenSource):
         self._wake_w: int | None = None
 
     def start(self) -> None:
-        self.counter.start()
         self._stopping.clear()
         self._wake_r, self._wake_w = os.pipe()
         self._thread = threading.Thread(target=self._run, args=(self._wake_r,), name=f"exec-{self.name}", daemon=True)
@@ -143,7 +142,6 @@ class ExecSource(EventDrivenSource):
             if fd is not None:
                 os.close(fd)
         self._wake_r = self._wake_w = None
-        self.counter.stop()
         log.info("Exec source %s stopped.", self.name)
 
     def _run(self, wake: int) -> None:
@@ -277,7 +275,8 @@ class ExecSource(EventDrivenSource):
                 text = decoder.decode(data, final)
             finally:
                 decoder.errors = "strict"
-            self.counter.event_read_fail += 1
+            with self.counter.lock:
+                self.counter.event_read_fail += 1
             self._once.log(
                 logging.WARNING,
                 "decode",

@@ -376,7 +376,6 @@ class HTTPSource(EventDrivenSource):
         return self.config.port
 
     def start(self) -> None:
-        self.counter.start()
         self._closing = False
         bind, port = self.config.bind, self.config.port
         try:
@@ -423,7 +422,6 @@ class HTTPSource(EventDrivenSource):
                     log.warning(
                         "HTTP source %s stopped with %d requests still running.", self.name, len(self._connections)
                     )
-        self.counter.stop()
         log.info("HTTP source %s stopped.", self.name)
 
     def _accept_loop(self, server: _Server, wake: socket.socket) -> None:
@@ -441,13 +439,15 @@ class HTTPSource(EventDrivenSource):
         with self._lock:
             if add:
                 self._connections.add(conn)
-                self.counter.open_connection_count += 1
+                with self.counter.lock:
+                    self.counter.open_connection_count += 1
                 if self._closing:
                     with contextlib.suppress(OSError):
                         conn.shutdown(socket.SHUT_RDWR)
             elif conn in self._connections:
                 self._connections.discard(conn)
-                self.counter.open_connection_count -= 1
+                with self.counter.lock:
+                    self.counter.open_connection_count -= 1
                 self._lock.notify_all()
 
     def _handle_post(self, request: _RequestHandler) -> None:
@@ -526,7 +526,7 @@ class HTTPSource(EventDrivenSource):
         _linger(request.connection)
 
     def _read_failed(self, level: int, kind: str, message: str, exc: BaseException | None = None) -> None:
-        with self._lock:
+        with self.counter.lock:
             self.counter.event_read_fail += 1
         self._once.log(level, kind, message, exc_info=exc)
 

@@ -97,7 +97,6 @@ class NetcatSource(EventDrivenSource):
         return self._bound_port if self._bound_port is not None else self.config.port
 
     def start(self) -> None:
-        self.counter.start()
         self._stopping.clear()
         bind, port = self.config.bind, self.config.port
         try:
@@ -139,7 +138,6 @@ class NetcatSource(EventDrivenSource):
         if stuck:
             log.warning("Netcat source %s stopped with %d connection threads still busy.", self.name, stuck)
         self._bound_port = None
-        self.counter.stop()
         log.info("Netcat source %s stopped.", self.name)
 
     def _accept_loop(self, server: socket.socket, wake: socket.socket) -> None:
@@ -172,7 +170,8 @@ class NetcatSource(EventDrivenSource):
                             target=self._serve, args=(conn, peer), name=f"netcat-{self.name}-{peer}", daemon=True
                         )
                         self._connections[conn] = thread
-                        self.counter.open_connection_count += 1
+                        with self.counter.lock:
+                            self.counter.open_connection_count += 1
                         thread.start()
 
     def _serve(self, conn: socket.socket, peer: object) -> None:
@@ -184,7 +183,8 @@ class NetcatSource(EventDrivenSource):
         finally:
             with self._lock:
                 self._connections.pop(conn, None)
-                self.counter.open_connection_count -= 1
+                with self.counter.lock:
+                    self.counter.open_connection_count -= 1
             conn.close()
 
     def _handle(self, conn: socket.socket) -> None:
@@ -224,7 +224,7 @@ class NetcatSource(EventDrivenSource):
                 return
 
     def _count_read_fail(self) -> None:
-        with self._lock:
+        with self.counter.lock:
             self.counter.event_read_fail += 1
 
     def _decode(self, decoder: codecs.IncrementalDecoder, data: bytes, final: bool = False) -> str:

@@ -38,12 +38,6 @@ class SequenceSource(PollableSource):
         self.backoff_sleep_increment_ms = config.backoff_sleep_increment
         self.max_backoff_sleep_ms = config.max_backoff_sleep
 
-    def start(self) -> None:
-        self.counter.start()
-
-    def stop(self) -> None:
-        self.counter.stop()
-
     def process(self) -> Status:
         start = self._next
         end = min(start + self.config.batch_size, self.config.total_events)

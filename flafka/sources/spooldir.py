@@ -218,7 +218,6 @@ class SpoolDirectorySource(EventDrivenSource):
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.counter.start()
         self._stopping.clear()
         self._prepared = False
         self._thread = threading.Thread(target=self._run, name=f"spooldir-{self.name}", daemon=True)
@@ -230,7 +229,6 @@ class SpoolDirectorySource(EventDrivenSource):
         if self._thread is not None:
             self._thread.join()
             self._thread = None
-        self.counter.stop()
         log.info("Spooling directory source %s stopped.", self.name)
 
     # --- the polling thread ---------------------------------------------------------------------------
@@ -297,7 +295,8 @@ class SpoolDirectorySource(EventDrivenSource):
         try:
             events = current.reader.read(self._batch)
         except DeserializerError as exc:
-            self.counter.event_read_fail += 1
+            with self.counter.lock:
+                self.counter.event_read_fail += 1
             self._give_up(
                 current,
                 current.identity,
@@ -395,7 +394,8 @@ class SpoolDirectorySource(EventDrivenSource):
         try:
             reader = self._deserializer.open(path, position, headers)
         except DeserializerError as exc:
-            self.counter.event_read_fail += 1
+            with self.counter.lock:
+                self.counter.event_read_fail += 1
             log.error(
                 "Spooling directory source %s cannot read %s at %s (%s); the file is left in place.",
                 self.name, path, exc.where, exc,

@@ -211,7 +211,6 @@ class TaildirSource(PollableSource):
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.counter.start()
         self._close_all()
         self._files = {}
         now = time.monotonic()
@@ -226,7 +225,6 @@ class TaildirSource(PollableSource):
     def stop(self) -> None:
         self._try_write_positions()
         self._close_all()
-        self.counter.stop()
         log.info("Taildir source %s stopped.", self.name)
 
     def _close_all(self) -> None:
@@ -255,7 +253,8 @@ class TaildirSource(PollableSource):
             if self._dirty and now - self._last_write >= self._write_interval:
                 self._try_write_positions()
         except Exception as exc:  # an I/O surprise must not end the runner: log, count, back off
-            self.counter.event_read_fail += 1
+            with self.counter.lock:
+                self.counter.event_read_fail += 1
             self._once.log(
                 logging.ERROR,
                 f"process:{type(exc).__name__}",

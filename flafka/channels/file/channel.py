@@ -285,7 +285,6 @@ class FileChannel(Channel):
             self._close_files()
             raise
         counter = self.counter
-        counter.start()
         counter.open = True
         counter.channel_capacity = self._capacity
         counter.channel_size = self._size
@@ -386,7 +385,6 @@ class FileChannel(Channel):
                 log.error("File channel %s could not sync its log at stop: %s", self.name, exc)
         self._close_files()
         self.counter.open = False
-        self.counter.stop()
         self.wakeup()
         if segment_log is not None:
             log.info("File channel %s stopped. events=%d", self.name, self._size)
@@ -440,7 +438,8 @@ class FileChannel(Channel):
         try:
             write_checkpoint(self._checkpoint_dir, checkpoint)
         except OSError as exc:
-            self.counter.checkpoint_write_error_count += 1
+            with self.counter.lock:
+                self.counter.checkpoint_write_error_count += 1
             self._once.log(logging.ERROR, "checkpoint",
                            f"File channel {self.name} could not write its checkpoint in {self._checkpoint_dir}: "
                            f"{exc}; consumed segments are kept until it can")
@@ -449,7 +448,8 @@ class FileChannel(Channel):
             try:
                 write_checkpoint(self._backup_dir, checkpoint)
             except OSError as exc:
-                self.counter.checkpoint_backup_write_error_count += 1
+                with self.counter.lock:
+                    self.counter.checkpoint_backup_write_error_count += 1
                 self._once.log(logging.ERROR, "backup-checkpoint",
                                f"File channel {self.name} could not write its backup checkpoint in "
                                f"{self._backup_dir}: {exc}")
@@ -570,12 +570,14 @@ class FileChannel(Channel):
             bad = segment_log.read(runs, events)
         except (OSError, ChannelError) as exc:
             self._give_back(runs)
-            self.counter.event_take_error_count += 1
+            with self.counter.lock:
+                self.counter.event_take_error_count += 1
             if isinstance(exc, ChannelError):
                 raise
             raise ChannelError(f"file channel {self.name} could not read events back: {exc}") from exc
         if bad:
-            self.counter.event_take_error_count += bad
+            with self.counter.lock:
+                self.counter.event_take_error_count += bad
         return events
 
     def _commit(self, puts: Sequence[Event], takes: list[Run]) -> None:
@@ -591,9 +593,11 @@ class FileChannel(Channel):
                 segment_log.sync(written)
         except ChannelError as exc:
             if puts:
-                counter.event_put_error_count += 1
+                with counter.lock:
+                    counter.event_put_error_count += 1
             if takes:
-                counter.event_take_error_count += 1
+                with counter.lock:
+                    counter.event_take_error_count += 1
             if segment_log is not None and segment_log.failed is not None:
                 counter.unhealthy = 1
             if not isinstance(exc, ChannelFullError):
@@ -617,8 +621,9 @@ class FileChannel(Channel):
                     run[0].taken += run[2] - run[1]
                 self._has_room.notify_all()
             size = self._size
-        counter.event_put_success_count += len(puts)
-        counter.event_take_success_count += taken
+        with counter.lock:
+            counter.event_put_success_count += len(puts)
+            counter.event_take_success_count += taken
         counter.channel_size = size
         # A take can finish the oldest segment; a put that rotated can make a finished one not the newest.
         head: Segment = segment_log.segments[0]
@@ -661,7 +666,8 @@ class FileTransaction(Transaction):
 
     def _do_put_batch(self, events: Sequence[Event]) -> None:
         channel = self._channel
-        channel.counter.event_put_attempt_count += len(events)
+        with channel.counter.lock:
+            channel.counter.event_put_attempt_count += len(events)
         if len(self._puts) + len(events) > channel._tx_capacity:
             raise TransactionError(
                 f"file channel {channel.name}: a transaction may put at most transactionCapacity="
@@ -678,7 +684,8 @@ class FileTransaction(Transaction):
                 f"{channel._tx_capacity} events; lower the sink's batch size")
         runs = channel._take(min(max_events, room), timeout)
         events = channel._read(runs) if runs else []
-        channel.counter.event_take_attempt_count += max(1, len(events))
+        with channel.counter.lock:
+            channel.counter.event_take_attempt_count += max(1, len(events))
         self._takes.extend(runs)
         self._taken += sum(run[2] - run[1] for run in runs)
         return events

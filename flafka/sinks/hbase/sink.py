@@ -92,7 +92,6 @@ class HBaseSink(BatchSink):
     # -- lifecycle --------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.counter.start()
         try:
             self._check_table()
         except DeliveryError:
@@ -105,7 +104,6 @@ class HBaseSink(BatchSink):
         with self._lock:
             self._disconnect()
             self._serializer.close()
-        self.counter.stop()
         log.info("HBase sink %s stopped. events_written=%d bad_events=%d", self.name,
                  self.counter.event_drain_success_count,
                  self.counter.event_dead_letter_count + self.counter.event_drop_count)
@@ -132,7 +130,8 @@ class HBaseSink(BatchSink):
             if not client.isTableEnabled(self._table):
                 raise DeliveryError(f"HBase sink {self.name} cannot start: table {where} is disabled")
         except _CALL_ERRORS as exc:
-            self.counter.connection_failed_count += 1
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
             raise DeliveryError(f"HBase sink {self.name} cannot start: checking table {where} failed. "
                                 f"{type(exc).__name__}: {exc}") from exc
 
@@ -146,7 +145,8 @@ class HBaseSink(BatchSink):
                                               protocol=config.thrift_protocol)
             connection.open()  # raises (counted by the caller) before the connection is kept
             self._connection = connection
-            self.counter.connection_created_count += 1
+            with self.counter.lock:
+                self.counter.connection_created_count += 1
         return self._connection
 
     def _disconnect(self) -> None:
@@ -156,7 +156,8 @@ class HBaseSink(BatchSink):
                 connection.close()
             except _CALL_ERRORS as exc:  # a dead socket: nothing left to release
                 log.debug("HBase sink %s: closing the Thrift connection failed. %s", self.name, exc)
-            self.counter.connection_closed_count += 1
+            with self.counter.lock:
+                self.counter.connection_closed_count += 1
 
     # -- the batch --------------------------------------------------------------------------------
 
@@ -168,7 +169,8 @@ class HBaseSink(BatchSink):
             self._put(connection, actions.puts)
             self._increment(connection, increments)
         except _CALL_ERRORS as exc:
-            self.counter.connection_failed_count += 1
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
             self._disconnect()  # the socket may hold half a reply: the next batch connects afresh
             raise DeliveryError(f"HBase sink {self.name} could not write a batch of {len(events)} events "
                                 f"({len(actions.puts)} puts, {len(increments)} increments) to table "

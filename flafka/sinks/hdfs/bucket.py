@@ -176,7 +176,8 @@ class Bucket:
                 self._repairs.add(record, None)  # the create may have gone through without its answer
                 raise
             break
-        self._sink_counter.connection_created_count += 1
+        with self._sink_counter.lock:
+            self._sink_counter.connection_created_count += 1
         previous = self.current
         file = _File(hdfs, record, self._policy.open(self._clock(), previous.rolling if previous else None),
                      self._new_format())

@@ -93,7 +93,6 @@ class HdfsSink(BatchSink):
 
     def start(self) -> None:
         config = self.config
-        self.counter.start()
         self._fs = HdfsFileSystem(config.call_timeout_ms / 1000.0, config_dir=config.hadoop_conf_dir,
                                   kerberos_principal=config.kerberos_principal,
                                   kerberos_keytab=config.kerberos_keytab)
@@ -122,7 +121,6 @@ class HdfsSink(BatchSink):
             if self._journal is not None:
                 self._journal.close()
                 self._journal = None
-        self.counter.stop()
         log.info("HDFS sink %s stopped. events_written=%d bad_events=%d", self.name,
                  self.counter.event_drain_success_count, self.counter.event_dead_letter_count
                  + self.counter.event_drop_count)
@@ -173,7 +171,8 @@ class HdfsSink(BatchSink):
                 bad += [(e, "serializer", reason) for e, reason in unwritable]
             self._sync(fs, journal, touched)
         except HdfsError as exc:
-            self.counter.connection_failed_count += 1
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
             for bucket in touched:
                 bucket.failed()
             if exc.retriable:
@@ -236,7 +235,8 @@ class HdfsSink(BatchSink):
                 self._close_bucket(key, why)  # Flume drops an idle bucket's writer too
             elif why is not None:
                 bucket.close(why)
-                self.counter.connection_closed_count += 1
+                with self.counter.lock:
+                    self.counter.connection_closed_count += 1
         if self._repairs is not None and len(self._repairs):
             self._repairs.run()
 
@@ -248,4 +248,5 @@ class HdfsSink(BatchSink):
         bucket.after_commit()
         bucket.close(why)
         if had_file:
-            self.counter.connection_closed_count += 1
+            with self.counter.lock:
+                self.counter.connection_closed_count += 1

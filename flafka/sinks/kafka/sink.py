@@ -174,7 +174,6 @@ class KafkaSink(BatchSink):
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self.counter.start()
         try:
             self._connect()
         except DeliveryError as exc:
@@ -188,7 +187,6 @@ class KafkaSink(BatchSink):
         producer, self._producer = self._producer, None
         if producer is not None:
             self._close(producer, _CLOSE_TIMEOUT_S)
-        self.counter.stop()
         log.info("Kafka sink %s stopped. events_sent=%d bad_events=%d", self.name,
                  self.counter.event_drain_success_count, self.counter.event_write_fail)
 
@@ -197,7 +195,8 @@ class KafkaSink(BatchSink):
             producer = self._producer_factory({**self._producer_config,
                                                **client_log_settings(f"Kafka sink {self.name}")})
         except KafkaException as exc:
-            self.counter.connection_failed_count += 1
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
             raise DeliveryError(f"Kafka sink {self.name} cannot create its producer: {reason_of(exc)}",
                                 retriable=False) from exc
         try:
@@ -208,11 +207,13 @@ class KafkaSink(BatchSink):
             # The error's traceback keeps this frame alive (pytest, a logged exc_info): it must not keep the client
             # and its native threads.
             del producer
-            self.counter.connection_failed_count += 1
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
             raise DeliveryError(
                 f"Kafka sink {self.name} cannot connect to {','.join(self.config.servers())}: {reason_of(exc)}",
                 retriable=True) from exc
-        self.counter.connection_created_count += 1
+        with self.counter.lock:
+            self.counter.connection_created_count += 1
         self._producer = producer
         return producer
 
@@ -222,7 +223,8 @@ class KafkaSink(BatchSink):
             # rolled back and is sent again), so that nothing is written behind the channel's back later.
             producer.purge()
             producer.flush(0)
-        self.counter.connection_closed_count += 1
+        with self.counter.lock:
+            self.counter.connection_closed_count += 1
 
     # -- the batch ------------------------------------------------------------------------------
 
@@ -231,10 +233,13 @@ class KafkaSink(BatchSink):
         try:
             self._send(events)
         except BaseException:
-            self.counter.rollback_count += 1
+            with self.counter.lock:
+                self.counter.rollback_count += 1
             raise
         finally:
-            self.counter.kafka_event_send_timer += int((time.monotonic() - started) * 1000)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            with self.counter.lock:
+                self.counter.kafka_event_send_timer += elapsed_ms
 
     def _send(self, events: list[Event]) -> None:
         """Deliver ``events``: every record acknowledged or set aside as bad (see "A failed batch" above)."""
@@ -380,7 +385,8 @@ class KafkaSink(BatchSink):
 
     def _set_aside(self, producer: Producer, batch: Batch, event: Event, kind: str, reason: str) -> None:
         """A bad event: queued for the dead-letter topic when there is one, else dropped when the batch ends."""
-        self.counter.event_write_fail += 1
+        with self.counter.lock:
+            self.counter.event_write_fail += 1
         if self.config.dead_letter_topic is None:
             batch.dropped.append((event, kind, reason))
             return
@@ -430,7 +436,8 @@ class KafkaSink(BatchSink):
                                                   f"retries={attempts}")
         if batch.sent_letters:
             letters = [batch.letters[n] for n in batch.sent_letters]
-            self.counter.event_dead_letter_count += len(letters)
+            with self.counter.lock:
+                self.counter.event_dead_letter_count += len(letters)
             for kind, (n, reason) in by_kind(letters).items():
                 self._once.log(logging.WARNING, f"bad:{kind}",
                                f"Kafka sink {self.name} sent events it cannot write to dead-letter topic "
@@ -443,7 +450,8 @@ class KafkaSink(BatchSink):
             # and logs.
             self.dead_letters.set_aside(dropped)
             return
-        self.counter.event_drop_count += len(dropped)
+        with self.counter.lock:
+            self.counter.event_drop_count += len(dropped)
         hint = "" if self.config.dead_letter_topic else " (set deadLetterTopic to keep them)"
         for kind, (n, reason) in by_kind(dropped).items():
             self._once.log(logging.ERROR, f"drop:{kind}",

@@ -572,6 +572,7 @@ def test_start_sets_size_and_capacity(make_channel: Callable[..., MemoryChannel]
     channel = make_channel(capacity=7, transactionCapacity=7)
     put_committed(channel, events(0, 3))
     channel.stop()
+    channel.counter.start()  # the runtime starts a component's counter just before the component
     channel.start()
     snap = channel.counter.snapshot()
     assert (snap["ChannelSize"], snap["ChannelCapacity"]) == ("3", "7")

@@ -16,6 +16,7 @@ class CommitAfterEmptyTake(SinkProcessor):
     """First call: finds the channel empty, and a source commits right after (the race). Then takes."""
 
     def __init__(self, channel: MemoryChannel) -> None:
+        super().__init__("g1", None)
         self.channel = channel
         self.calls = 0
         self.taken: list[bytes] = []
