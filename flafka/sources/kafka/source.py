@@ -12,6 +12,19 @@ Better than Flume (so that a clean rebalance or restart produces no duplicates):
   revoked partitions are dropped from it uncommitted (their next owner, maybe this consumer again, reads
   them from the committed offset), the rest are kept.
 * ``stop()`` commits the offsets of everything delivered.
+* While a batch waits (the channels refused it, or its dead letters or its commit are not through yet), the
+  source pauses its assigned partitions and keeps polling the consumer: each ``process()`` waits in
+  ``consume()`` (``batchDurationMillis``, within 0.1 to 1 s; it gets no records: the partitions are paused),
+  then offers the batch again, with no runner back-off on top. So librdkafka's callbacks keep running (lag
+  reports, commit answers, rebalances) and the consumer stays in its group however long the channel stays
+  full; Flume's source stops polling, and past ``max.poll.interval.ms`` its consumer is thrown out of the
+  group and its partitions rebalance. librdkafka drops what it had fetched ahead of a paused partition and,
+  at the resume, fetches again from the record after the last one the source consumed (it keeps that
+  position at the pause): every record read before the pause is in the batch, none is lost or read twice.
+  Partitions assigned while the batch waits are paused too; once the batch is through, every assigned
+  partition is resumed. librdkafka keeps an application's pause across a revocation, so a paused partition
+  that was revoked is resumed when it is assigned again after the batch went through. A revocation or a stop
+  while paused delivers, commits or drops the batch's events as below.
 * An empty batch does not make the runner sleep Flume's back-off (1 s growing to 5 s): the poll itself
   waited ``batchDurationMillis`` for records, so the next record is read as soon as it arrives.
 * A record that is not a valid AvroFlumeEvent (``useFlumeEventFormat = true``) is a bad record: counted
@@ -83,6 +96,11 @@ _ASSIGN_LOOKUP_S = 10.0  # a partition's committed offset or end, looked up at a
 #: are cumulative), and an idle poll, a revocation and a stop commit at once. A crash re-reads at most this
 #: much more than with a commit per batch.
 COMMIT_INTERVAL_S = 0.1
+#: While a batch waits (see the module docstring), each process() polls the paused consumer this long (its
+#: ``batchDurationMillis`` within these bounds) before offering the batch again: often enough for librdkafka's
+#: callbacks and ``max.poll.interval.ms``, seldom enough not to spin on a full channel.
+HOLD_POLL_MIN_S = 0.1
+HOLD_POLL_MAX_S = 1.0
 
 ConsumerFactory = Callable[[dict[str, Any]], Consumer]
 ProducerFactory = Callable[[dict[str, Any]], Producer]
@@ -122,6 +140,9 @@ class KafkaSource(PollableSource):
         self._bad: list[DeadLetter] = []  # bad records of the batch in hand, not yet through
         self._delivered = False  # the batch in hand was accepted by the channels; only its commit is due
         self._revoked = False
+        self._holding = False  # a batch waits: the assigned partitions are paused, consume() only serves callbacks
+        self._held_since = 0.0
+        self._paused: set[Partition] = set()  # partitions this source paused and has not resumed, assigned or not
         self._client_conf = conf = config.client_config().conf  # the user's settings, translated once
         self._starts_at_end = str(conf.get("auto.offset.reset", "latest")) in ("latest", "largest", "end")
         self._incremental = str(conf.get("partition.assignment.strategy", "")) == "cooperative-sticky"
@@ -179,6 +200,8 @@ class KafkaSource(PollableSource):
             raise KafkaSourceError(f"Kafka source {self.name} cannot create its Kafka client: {exc}") from exc
         self._consumer = consumer
         self._subscribed = []
+        self._holding = False
+        self._paused = set()
         if self._regex is None:
             self._subscribe(consumer, topics)
         else:
@@ -246,8 +269,11 @@ class KafkaSource(PollableSource):
             consumer = self._consumer
             if consumer is None:
                 return Status.BACKOFF
+            if self._holding:
+                return self._wait(consumer)
             if self._delivered and not self._finish(consumer):
                 # Dead letters or a commit failed last time: the events are in the channels already.
+                self._hold(consumer)
                 return Status.BACKOFF
             if self._regex is not None:
                 self._scan_topics(consumer)
@@ -261,9 +287,10 @@ class KafkaSource(PollableSource):
                 # here, up to 5 s of latency for the next record). Back off only when poll did not wait.
                 waited = time.monotonic() - started >= self.config.batch_duration_ms / 2000.0
                 return Status.READY if waited else Status.BACKOFF
-            if not self._deliver():
+            if not self._deliver() or not self._finish(consumer):
+                self._hold(consumer)
                 return Status.BACKOFF
-            return Status.READY if self._finish(consumer) else Status.BACKOFF
+            return Status.READY
 
     def _fill(self, consumer: Consumer) -> None:
         config = self.config
@@ -449,6 +476,63 @@ class KafkaSource(PollableSource):
                        f"offset={letter.offset} reason={letter.reason} error={kind}: {error.str() if error else ''} "
                        f"dropped_total={self.counter.event_drop_count}")
 
+    # -- a batch that waits: paused partitions, polled consumer ------------------------------------
+
+    def _hold(self, consumer: Consumer) -> None:
+        """The batch in hand waits: pause the assigned partitions (librdkafka drops what it fetched ahead of
+        them and fetches it again from the last record consumed, at the resume) so that the consumer can be
+        polled without reading anything new."""
+        if self._holding:
+            return
+        self._holding = True
+        self._held_since = time.monotonic()
+        assigned = consumer.assignment()
+        self._pause(consumer, assigned)
+        log.info("Kafka source %s paused its partitions: its batch waits for the channels (or its dead letters or "
+                 "commit); it keeps polling Kafka meanwhile. partitions=%d events=%d", self.name, len(assigned),
+                 len(self._events))
+
+    def _wait(self, consumer: Consumer) -> Status:
+        """Poll the paused consumer (its callbacks run: rebalances, commit answers, lag reports; and the group
+        sees it alive), then offer the batch again; resume the partitions once it is through."""
+        wait = min(max(self.config.batch_duration_ms / 1000.0, HOLD_POLL_MIN_S), HOLD_POLL_MAX_S)
+        messages = consumer.consume(self.config.batch_size, wait)
+        if messages:  # none from a paused partition; one the client could not pause still lands in the batch
+            self._take(messages)
+        if (self._events or self._bad) and not self._delivered and not self._deliver():
+            return Status.READY  # the poll waited: no runner back-off on top of it
+        if not self._finish(consumer):
+            return Status.READY
+        self._holding = False
+        assigned = consumer.assignment()
+        self._resume(consumer, assigned)
+        log.info("Kafka source %s resumed its partitions: its batch is through. partitions=%d waited_s=%.1f",
+                 self.name, len(assigned), time.monotonic() - self._held_since)
+        return Status.READY
+
+    def _pause(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            return
+        try:
+            consumer.pause(partitions)
+        except KafkaException as exc:  # records it still hands out go into the batch in hand: none is lost
+            self._once.log(logging.WARNING, f"pause:{_code(exc)}", f"Kafka source {self.name} could not pause "
+                           f"partitions while its batch waits; it keeps reading them into that batch. {exc}")
+            return
+        self._paused.update((tp.topic, tp.partition) for tp in partitions)
+
+    def _resume(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        paused = [tp for tp in partitions if (tp.topic, tp.partition) in self._paused]
+        if not paused:
+            return
+        try:
+            consumer.resume(paused)
+        except KafkaException as exc:
+            self._once.log(logging.WARNING, f"resume:{_code(exc)}", f"Kafka source {self.name} could not resume "
+                           f"partitions; it tries again at the next rebalance. {exc}")
+            return
+        self._paused.difference_update((tp.topic, tp.partition) for tp in paused)
+
     def _commit(self, consumer: Consumer, exclude: set[Partition] | None = None, *, final: bool = False,
                 paced: bool = True) -> bool:
         """Commit the delivered offsets. Between batches the commit is asynchronous (waiting for the broker's
@@ -524,21 +608,37 @@ class KafkaSource(PollableSource):
         """With ``auto.offset.reset = latest``, a partition the group never committed starts at its end as of
         now: librdkafka would look the end up later, at its first fetch, and skip what was written in between
         (records produced right after "assigned" was logged were lost to the reader)."""
+        assigned = False
         if self._starts_at_end and partitions:
             try:
                 placed = consumer.committed(partitions, timeout=_ASSIGN_LOOKUP_S)
                 for tp in placed:
                     if tp.offset < 0:  # nothing committed: the end, now
                         tp.offset = consumer.get_watermark_offsets(tp, timeout=_ASSIGN_LOOKUP_S)[1]
-                if self._incremental:
-                    consumer.incremental_assign(placed)
-                else:
-                    consumer.assign(placed)
+                self._assign(consumer, placed)
+                assigned = True
             except KafkaException as exc:  # librdkafka looks the offsets up itself, later
                 self._once.log(logging.WARNING, "assign-lookup", f"Kafka source {self.name} could not look up where "
                                f"its new partitions start; the client resolves them at its first fetch. {exc}")
+        # A partition's pause outlives its revocation in librdkafka (only the client's own pause is reset): a
+        # partition paused before comes back paused. New partitions follow the batch: paused while it waits.
+        again = [tp for tp in partitions if (tp.topic, tp.partition) in self._paused]
+        if partitions and (self._holding or again):
+            if not assigned:
+                self._assign(consumer, partitions)  # now, so that the pause or resume applies to the assignment
+            if self._holding:
+                self._pause(consumer, partitions)
+            else:
+                self._resume(consumer, again)
         log.info("Kafka source %s was assigned partitions. partitions=%s", self.name,
                  ",".join(sorted(f"{tp.topic}-{tp.partition}" for tp in partitions)) or "none")
+
+    def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Assign inside the callback (confluent-kafka then does not assign after it)."""
+        if self._incremental:
+            consumer.incremental_assign(partitions)
+        else:
+            consumer.assign(partitions)
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Before the group rebalances: deliver the batch in hand and commit the revoked partitions' offsets."""
