@@ -8,6 +8,8 @@ gracefully within ``--stop-timeout``; SIGHUP reloads the configuration at once.
 
 ``flafka-agent channel inspect DIR [DIR...]`` prints what a file channel's directories hold (see
 :mod:`flafka.channels.file.inspect`); ``flafka-agent version`` prints the version as ``flume-ng version`` does.
+``flafka-agent top [--url URL] [--interval S] [--once] [--no-color]`` shows a running agent's pipeline live in
+the terminal, read from its monitoring server's ``/status`` (:mod:`flafka.monitoring.top`).
 
 Monitoring (:mod:`flafka.monitoring.http`): Flume's ``-Dflume.monitoring.type=http
 -Dflume.monitoring.port=P`` or flafka's ``--metrics-port P`` serve ``/metrics`` (Flume's JSON),
@@ -92,6 +94,7 @@ other commands:
   flafka-agent version                       print the version (as flume-ng version)
   flafka-agent channel inspect DIR [DIR...]  what a file channel's data and checkpoint directories
                                              hold (read-only; safe on a running agent)
+  flafka-agent top [--url URL] [--once]      live view of a running agent from its /status (see --help)
 
 monitoring: -Dflume.monitoring.type=http -Dflume.monitoring.port=P (Flume's flags) or --metrics-port P
 serve /metrics (Flume's JSON), /metrics/prometheus and /health.
@@ -384,6 +387,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from flafka.channels.file.inspect import main as channel_main  # noqa: PLC0415  # only this sub-command needs it
 
         return channel_main(arguments[1:])
+    if arguments[:1] == ["top"]:
+        from flafka.monitoring.top import main as top_main  # noqa: PLC0415  # only this sub-command needs it
+
+        return top_main(arguments[1:])
     if arguments[:1] == ["version"]:
         print(_version_text())
         return EXIT_OK
@@ -453,8 +460,7 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
     monitoring: MonitoringServer | None = None
     if args.monitoring_port is not None:
         try:  # bound before the agent starts: a port in use fails the start before any event moves
-            monitoring = MonitoringServer(args.name, agent.counters, agent.health, host=args.metrics_host,
-                                          port=args.monitoring_port, lag=agent.kafka_lag)
+            monitoring = MonitoringServer(agent, host=args.metrics_host, port=args.monitoring_port)
         except OSError as exc:
             log.error("Agent %s cannot serve monitoring on %s:%d (%s); not started, exit code 1.", args.name,
                       args.metrics_host, args.monitoring_port, exc.strerror or exc)
