@@ -58,7 +58,7 @@ def _scrape(server: MonitoringServer, stop: threading.Event, scrapes: list[int])
 def run(seconds: float, monitored: bool) -> tuple[float, int]:
     """Events per second delivered over ``seconds``, and the number of successful scrapes."""
     agent = Agent(plan_from_properties(parse_properties(textwrap.dedent(PIPELINE), "bench.properties"), "a").plan)
-    server = MonitoringServer("a", agent.counters, agent.health, port=0) if monitored else None
+    server = MonitoringServer(agent, port=0) if monitored else None
     stop = threading.Event()
     scrapes = [0]
     agent.start()

@@ -1,21 +1,27 @@
-"""The monitoring HTTP server: Flume's ``/metrics`` JSON, Prometheus text and ``/health``.
+"""The monitoring HTTP server: Flume's ``/metrics`` JSON, Prometheus text, ``/health``, ``/status`` and a page.
 
 - ``GET /metrics``: Flume's monitoring document (reference §4), exactly as ``Agent.counters()`` returns it:
   ``{"SOURCE.r1": {"EventAcceptedCount": "42", ...}, "CHANNEL.c1": {...}, "SINK.k1": {...}}``, every value a
-  string, so dashboards written for Flume's ``-Dflume.monitoring.type=http`` keep working.
-- ``GET /metrics/prometheus``: the same counters in Prometheus text exposition. Each Flume attribute becomes
-  ``flafka_<source|channel|sink>_<attribute in snake_case, without "_count">``, labelled ``agent`` and
-  ``component``: ``EventAcceptedCount`` of source r1 is
-  ``flafka_source_event_accepted_total{agent="a1",component="r1"}``. ``ChannelSize``, ``ChannelCapacity``,
+  string, so dashboards written for Flume's ``-Dflume.monitoring.type=http`` keep working. Only Flume's
+  three component types are in it; flafka's interceptor, selector and sink processor counters are in the
+  Prometheus text and ``/status``.
+- ``GET /metrics/prometheus``: every counter of the agent's registry in Prometheus text exposition. Each
+  attribute becomes ``flafka_<type>_<attribute in snake_case, without "_count">``, labelled ``agent`` and
+  ``component``: ``EventAcceptedCount`` of source r1 is ``flafka_source_event_accepted_total{agent="a1",
+  component="r1"}``, ``FailCount`` of interceptor i1 of source r1 is
+  ``flafka_interceptor_fail_total{component="r1.i1"}``. ``ChannelSize``, ``ChannelCapacity``,
   ``ChannelFillPercentage``, ``Open``, ``Closed``, ``Unhealthy`` are gauges, ``StartTime``/``StopTime`` gauges
   in seconds (``flafka_source_start_time_seconds``), everything else a counter. ``flafka_component_healthy``
-  is 1 for a component ``/health`` calls running, else 0.
+  is 1 for a component ``/health`` calls running, else 0; ``flafka_kafka_consumer_lag`` is the lag of each
+  topic-partition a Kafka source or channel reads.
 - ``GET /health``: see :mod:`flafka.monitoring.health`; 200 when healthy, 503 otherwise.
+- ``GET /status``: see :mod:`flafka.monitoring.status` (what the live views read).
+- ``GET /``: the status page (:mod:`flafka.monitoring.page`): the pipeline drawn with live counters.
 - Anything else: 404.
 
-The server reads the counters when a request comes, through callables, so the components of a reloaded
-configuration appear at the next request; it adds nothing to the event path. Unlike Flume's server, which
-binds all interfaces, it binds 127.0.0.1 unless given another host.
+The server reads the agent when a request comes, so the components of a reloaded configuration appear at
+the next request; it adds nothing to the event path. Unlike Flume's server, which binds all interfaces, it
+binds 127.0.0.1 unless given another host.
 """
 
 from __future__ import annotations
@@ -25,29 +31,35 @@ import logging
 import re
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from flafka.monitoring.health import RUNNING, Health
+from flafka.monitoring.health import RUNNING
+from flafka.monitoring.page import status_page
+from flafka.monitoring.status import Observed, status_document
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 FLUME_DEFAULT_PORT = 41414  # Flume's flume.monitoring.port default
 
-Counters = Callable[[], dict[str, dict[str, str]]]
-HealthCheck = Callable[[], Health]
-KafkaLag = Callable[[], Mapping[str, Mapping[tuple[str, int], int]]]
+
+
+class MonitoredAgent(Observed, Protocol):
+    """What the server serves (an :class:`~flafka.runtime.agent.Agent`)."""
+
+    def counters(self) -> dict[str, dict[str, str]]: ...
 
 #: Flume attributes that go up and down (everything else in the document only grows while running).
 _GAUGES = frozenset({"ChannelSize", "ChannelCapacity", "ChannelFillPercentage", "Open", "Closed", "Unhealthy"})
 #: Milliseconds since the epoch in Flume's document, seconds in Prometheus.
 _TIMES = frozenset({"StartTime", "StopTime"})
+_JSON = "application/json;charset=utf-8"
 _WORD = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -69,16 +81,17 @@ def _number(text: str) -> float | None:
         return None
 
 
-class FlumeCollector(Collector):
-    """Prometheus metrics from one fresh snapshot of the agent's counters per scrape."""
+class AgentCollector(Collector):
+    """Prometheus metrics from one fresh snapshot of the agent's counters, health and lag per scrape."""
 
-    def __init__(self, agent: str, counters: Counters, health: HealthCheck | None = None,
-                 lag: KafkaLag | None = None) -> None:
-        self._agent, self._counters, self._health, self._lag = agent, counters, health, lag
+    def __init__(self, agent: MonitoredAgent) -> None:
+        self._agent = agent
 
     def collect(self) -> Iterator[Metric]:
+        agent = self._agent
+        name_label = agent.name
         families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
-        for key, attributes in sorted(self._counters().items()):
+        for key, attributes in sorted(agent.metrics.snapshot().items()):
             kind, _, component = key.partition(".")
             for attribute, text in attributes.items():
                 value = _number(text)
@@ -87,28 +100,26 @@ class FlumeCollector(Collector):
                 name = metric_name(kind, attribute)
                 family = families.get(name)
                 if family is None:
-                    doc = f"Flume's {kind} attribute {attribute}."
+                    doc = f"The {kind} attribute {attribute}."
                     if attribute in _GAUGES or attribute in _TIMES:
                         family = GaugeMetricFamily(name, doc, labels=("agent", "component"))
                     else:
                         family = CounterMetricFamily(name, doc, labels=("agent", "component"))
                     families[name] = family
-                family.add_metric((self._agent, component), value / 1000 if attribute in _TIMES else value)
+                family.add_metric((name_label, component), value / 1000 if attribute in _TIMES else value)
         yield from families.values()
-        if self._health is not None:
-            healthy = GaugeMetricFamily("flafka_component_healthy", "1 when /health calls the component running.",
-                                        labels=("agent", "component"))
-            for key, entry in sorted(self._health().components.items()):
-                healthy.add_metric((self._agent, key), 1.0 if entry["state"] == RUNNING else 0.0)
-            yield healthy
-        if self._lag is not None:
-            lag = GaugeMetricFamily("flafka_kafka_consumer_lag", "Records between the partition's end and the "
-                                    "group's committed offset, as librdkafka last reported them.",
-                                    labels=("agent", "component", "topic", "partition"))
-            for key, partitions in sorted(self._lag().items()):
-                for (topic, partition), records in sorted(partitions.items()):
-                    lag.add_metric((self._agent, key.partition(".")[2], topic, str(partition)), float(records))
-            yield lag
+        healthy = GaugeMetricFamily("flafka_component_healthy", "1 when /health calls the component running.",
+                                    labels=("agent", "component"))
+        for key, entry in sorted(agent.health().components.items()):
+            healthy.add_metric((name_label, key), 1.0 if entry["state"] == RUNNING else 0.0)
+        yield healthy
+        lag = GaugeMetricFamily("flafka_kafka_consumer_lag", "Records between the partition's end and the "
+                                "group's committed offset, as librdkafka last reported them.",
+                                labels=("agent", "component", "topic", "partition"))
+        for key, partitions in sorted(agent.kafka_lag().items()):
+            for (topic, partition), records in sorted(partitions.items()):
+                lag.add_metric((name_label, key.partition(".")[2], topic, str(partition)), float(records))
+        yield lag
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -116,17 +127,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # the name http.server dispatches to
         path = self.path.split("?", 1)[0].rstrip("/") or "/"
+        agent = self.server.agent
         try:
             if path == "/metrics":
-                self._send(200, "application/json;charset=utf-8", json.dumps(self.server.counters()).encode())
+                self._send(200, _JSON, json.dumps(agent.counters()).encode())
             elif path == "/metrics/prometheus":
                 self._send(200, "text/plain; version=0.0.4; charset=utf-8", generate_latest(self.server.registry))
             elif path == "/health":
-                report = self.server.health()
-                self._send(200 if report.healthy else 503, "application/json;charset=utf-8",
-                           json.dumps(report.document()).encode())
+                report = agent.health()
+                self._send(200 if report.healthy else 503, _JSON, json.dumps(report.document()).encode())
+            elif path == "/status":
+                self._send(200, _JSON, json.dumps(status_document(agent)).encode())
+            elif path == "/":
+                self._send(200, "text/html; charset=utf-8", status_page())
             else:
-                self.send_error(404, "unknown path; try /metrics, /metrics/prometheus or /health")
+                self.send_error(404, "unknown path; try /, /status, /metrics, /metrics/prometheus or /health")
         except Exception as exc:  # a snapshot taken during a reload; the next request gets a fresh one
             log.warning("Monitoring request %s failed. %s: %s", path, type(exc).__name__, exc)
             self.send_error(500)
@@ -145,9 +160,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], counters: Counters, health: HealthCheck,
-                 registry: CollectorRegistry) -> None:
-        self.counters, self.health, self.registry = counters, health, registry
+    def __init__(self, address: tuple[str, int], agent: MonitoredAgent, registry: CollectorRegistry) -> None:
+        self.agent, self.registry = agent, registry
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -160,11 +174,10 @@ class MonitoringServer:
     :meth:`start` serves from a daemon thread, :meth:`stop` closes it.
     """
 
-    def __init__(self, agent: str, counters: Counters, health: HealthCheck, host: str = DEFAULT_HOST,
-                 port: int = FLUME_DEFAULT_PORT, *, lag: KafkaLag | None = None) -> None:
+    def __init__(self, agent: MonitoredAgent, host: str = DEFAULT_HOST, port: int = FLUME_DEFAULT_PORT) -> None:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(FlumeCollector(agent, counters, health, lag))
-        self._server = _Server((host, port), counters, health, registry)
+        registry.register(AgentCollector(agent))
+        self._server = _Server((host, port), agent, registry)
         self.host = host
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="monitoring-http", daemon=True)
@@ -176,8 +189,8 @@ class MonitoringServer:
 
     def start(self) -> None:
         self._thread.start()
-        log.info("Monitoring endpoints listening. url=%s/metrics prometheus=%s/metrics/prometheus health=%s/health",
-                 self.url, self.url, self.url)
+        log.info("Monitoring endpoints listening. status_page=%s/ metrics=%s/metrics prometheus=%s/metrics/prometheus "
+                 "health=%s/health", self.url, self.url, self.url, self.url)
 
     def stop(self) -> None:
         if self._thread.is_alive():

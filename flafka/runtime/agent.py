@@ -29,7 +29,7 @@ from flafka.event import Event
 from flafka.interceptors.base import Interceptor
 from flafka.kafka.lag import ReportsLag
 from flafka.monitoring.counters import Counter
-from flafka.monitoring.health import Health, health
+from flafka.monitoring.health import DEFAULT_STALL_AFTER, Health, health
 from flafka.monitoring.registry import FLUME_TYPES, MetricsRegistry
 from flafka.runtime.channel_processor import ChannelProcessor
 from flafka.runtime.runners import Runner, SinkRunner, SourceRunner, call_by
@@ -109,6 +109,7 @@ class Agent:
         self._lock = threading.Lock()
         self._state = _Running(plan)
         self.metrics = MetricsRegistry()
+        self.stall_after = DEFAULT_STALL_AFTER  # seconds: /health's "stalled"
 
     # -- metrics --------------------------------------------------------------------------------
 
@@ -541,12 +542,20 @@ class Agent:
     def health(self) -> Health:
         """Each component's health, as ``GET /health`` answers it (see :mod:`flafka.monitoring.health`)."""
         state = self._state
-        return health(dict(state.sources), dict(state.groups), dict(state.channels))
+        return health(dict(state.sources), dict(state.groups), dict(state.channels), self.stall_after)
 
     def kafka_lag(self) -> dict[str, Mapping[tuple[str, int], int]]:
         """Consumer lag per (topic, partition) of each component that reads Kafka, keyed as in :meth:`counters`."""
-        return {f"SOURCE.{name}": source.consumer_lag() for name, source in self.sources.items()
-                if isinstance(source, ReportsLag)}
+        lag = {f"SOURCE.{name}": source.consumer_lag() for name, source in self.sources.items()
+               if isinstance(source, ReportsLag)}
+        lag.update({f"CHANNEL.{name}": channel.consumer_lag() for name, channel in self.channels.items()
+                    if isinstance(channel, ReportsLag)})
+        return lag
+
+    @property
+    def plan(self) -> AgentPlan:
+        """The configuration running now."""
+        return self._state.plan
 
     def counters(self) -> dict[str, dict[str, str]]:
         """Flume's monitoring document: ``{"SOURCE.r1": {...}, "CHANNEL.c1": {...}, ...}``."""

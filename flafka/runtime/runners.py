@@ -77,6 +77,7 @@ class Runner:
         self.last_error_at = 0.0  # time.time() of the last one that raised
         self.failing_since = 0.0  # time.time() of the first failure after the last success
         self.last_error = ""  # "DeliveryError: ..." of the last failure
+        self.last_progress = 0.0  # time.time() of the start, or of the last process() call that returned READY
         self.counters: list[Counter] = []  # of the components it drives: started before them, stopped after
 
     def _failed(self, exc: BaseException) -> None:
@@ -86,6 +87,13 @@ class Runner:
             self.failing_since = now
         self.last_error_at = now
         self.last_error = f"{type(exc).__name__}: {exc}"
+
+    def _returned(self, status: Status) -> None:
+        """A process() call returned ``status`` (for /health: READY moved events, BACKOFF found none to move)."""
+        now = time.time()
+        self.last_success = now
+        if status is Status.READY:
+            self.last_progress = now
 
     @property
     def failing(self) -> bool:
@@ -113,7 +121,7 @@ class Runner:
                 self._stopping.wait(delay)
                 delay = min(delay * 2, _START_RETRY_MAX)
                 continue
-            self.last_success = time.time()
+            self.last_success = self.last_progress = time.time()
             with self._life:
                 if not self._abandoned:
                     self.started.set()
@@ -178,7 +186,7 @@ class SourceRunner(Runner):
         while not self._stopping.is_set():
             try:
                 status = source.process()
-                self.last_success = time.time()
+                self._returned(status)
             except FlafkaError as exc:
                 self._failed(exc)
                 self._once.log(logging.WARNING, f"process:{type(exc).__name__}",
@@ -240,7 +248,7 @@ class SinkRunner(Runner):
         while not self._stopping.is_set():
             try:
                 status = processor.process()
-                self.last_success = time.time()
+                self._returned(status)
                 failures = 0
             except Exception as exc:
                 if self._stopping.is_set():

@@ -350,7 +350,7 @@ def test_the_source_s_lag_is_exported_to_prometheus(kafka: KafkaTools, devstack:
     with running(config) as agent:
         wait_until(lambda: kafka.committed(group, topic) == {0: 300}, timeout=60, message="everything committed")
         wait_until(lambda: agent.kafka_lag() == {"SOURCE.r1": {(topic, 0): 0}}, timeout=30, message="lag 0")
-        server = MonitoringServer("a", agent.counters, agent.health, port=0, lag=agent.kafka_lag)
+        server = MonitoringServer(agent, port=0)
         server.start()
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics/prometheus", timeout=10) as answer:

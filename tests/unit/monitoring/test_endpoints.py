@@ -16,7 +16,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from flafka.config.loader import plan_from_properties
 from flafka.config.properties import parse_properties
 from flafka.errors import DeliveryError
-from flafka.monitoring.health import Health
 from flafka.monitoring.http import MonitoringServer, metric_name
 from flafka.runtime.agent import Agent
 from flafka.sinks.null import NullSink
@@ -50,11 +49,15 @@ a.sinks.k1.channel = c1
 """
 
 
+def _agent() -> Agent:
+    return Agent(plan_from_properties(parse_properties(textwrap.dedent(PIPELINE), "t.properties"), "a").plan)
+
+
 @pytest.fixture
 def served() -> Iterator[tuple[Agent, MonitoringServer]]:
     FAIL.clear()
-    agent = Agent(plan_from_properties(parse_properties(textwrap.dedent(PIPELINE), "t.properties"), "a").plan)
-    server = MonitoringServer("a", agent.counters, agent.health, port=0)
+    agent = _agent()
+    server = MonitoringServer(agent, port=0)
     agent.start()
     server.start()
     yield agent, server
@@ -177,4 +180,4 @@ def test_port_in_use_raises_at_construction() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         with pytest.raises(OSError, match="in use"):
-            MonitoringServer("a", dict, lambda: Health({}), port=taken.getsockname()[1])
+            MonitoringServer(_agent(), port=taken.getsockname()[1])
