@@ -48,7 +48,7 @@ from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
 from flafka.config.params import parse_float
 from flafka.errors import ConfigError, ReloadFailed
-from flafka.monitoring.health import RUNNING
+from flafka.monitoring.health import DEFAULT_STALL_AFTER, RUNNING
 from flafka.monitoring.http import DEFAULT_HOST, FLUME_DEFAULT_PORT, MonitoringServer
 from flafka.runtime.agent import Agent
 from flafka.runtime.systemd import Notifier, Watchdog, watchdog_interval
@@ -82,7 +82,7 @@ def _poll_interval(text: str) -> float:
     return value
 
 
-def _stop_timeout(text: str) -> float:
+def _non_negative_seconds(text: str) -> float:
     value = _seconds(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
@@ -97,7 +97,7 @@ other commands:
   flafka-agent top [--url URL] [--once]      live view of a running agent from its /status (see --help)
 
 monitoring: -Dflume.monitoring.type=http -Dflume.monitoring.port=P (Flume's flags) or --metrics-port P
-serve /metrics (Flume's JSON), /metrics/prometheus and /health.
+serve the status page (/), /status, /metrics (Flume's JSON), /metrics/prometheus and /health.
 
 logs: text on stderr by default; --log-format json (one object a line), --log-file PATH (rotated), or
 --log-config FILE (Python logging INI; see conf/logging.ini). systemd: Type=notify readiness, reload and
@@ -156,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lenient", action="store_true",
                    help="Flume's behaviour: drop components with errors instead of refusing to start")
     p.add_argument("--deny-warnings", action="store_true", help="treat configuration warnings as errors")
-    p.add_argument("--stop-timeout", type=_stop_timeout, default=8.0, metavar="SECONDS",
+    p.add_argument("--stop-timeout", type=_non_negative_seconds, default=8.0, metavar="SECONDS",
                    help="longest graceful stop on SIGTERM/SIGINT (default 8)")
     p.add_argument("--log-level", default=None,
                    help="DEBUG, INFO, WARNING or ERROR (default INFO, or $FLAFKA_LOG_LEVEL)")
@@ -172,11 +172,15 @@ def _parser() -> argparse.ArgumentParser:
                    help="configure logging from a Python logging INI file (logging.config.fileConfig) instead; "
                         "excludes the other --log-* options")
     p.add_argument("--metrics-port", type=_port, metavar="PORT",
-                   help="serve /metrics (Flume's JSON), /metrics/prometheus and /health on this port (0: any "
-                        "free port, logged); as -Dflume.monitoring.type=http -Dflume.monitoring.port=PORT")
+                   help="serve the status page (/), /status, /metrics (Flume's JSON), /metrics/prometheus and "
+                        "/health on this port (0: any free port, logged); as -Dflume.monitoring.type=http "
+                        "-Dflume.monitoring.port=PORT")
     p.add_argument("--metrics-host", default=DEFAULT_HOST, metavar="HOST",
                    help=f"address the monitoring server binds (default {DEFAULT_HOST}; Flume binds all "
                         "interfaces: give 0.0.0.0 for that)")
+    p.add_argument("--stall-seconds", type=_non_negative_seconds, default=DEFAULT_STALL_AFTER, metavar="SECONDS",
+                   help="/health calls a component stalled when input waits for it and it moved nothing for this "
+                        f"long (default {DEFAULT_STALL_AFTER:g})")
     p.add_argument("--version", action="version", version=f"flafka {__version__}")
     return p
 
@@ -456,6 +460,7 @@ def _run(args: argparse.Namespace, loaded: LoadedConfig, loaded_mtimes: tuple[fl
     """Run the agent until SIGTERM/SIGINT (exit 0, or 1 if the stop lost events) or until a reload left
     it unable to run (exit 1); SIGHUP reloads the configuration."""
     agent = Agent(loaded.plan)
+    agent.stall_after = args.stall_seconds
     notifier = Notifier.from_environment()
     monitoring: MonitoringServer | None = None
     if args.monitoring_port is not None:
