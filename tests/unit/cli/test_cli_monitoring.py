@@ -31,7 +31,7 @@ def running() -> Iterator[list[RunningAgent]]:
 
 def url_of(a: RunningAgent) -> str:
     line = a.wait_for("Monitoring endpoints listening.")
-    found = re.search(r"url=(http://127\.0\.0\.1:\d+)/metrics", line)
+    found = re.search(r"status_page=(http://127\.0\.0\.1:\d+)/ ", line)
     assert found, line
     return found.group(1)
 
