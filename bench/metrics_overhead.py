@@ -4,8 +4,9 @@
 
 Each run builds the agent in this process (as the tests do) and counts the events the null sink delivered
 over ``--seconds`` (after a 1 s warm-up). "off": no monitoring server. "on": the server of
-``--metrics-port`` on a free port, and a client thread in the same process fetching ``/metrics`` and
-``/metrics/prometheus`` every second (so the client's own cost is charged to "on" too: an upper bound).
+``--metrics-port`` on a free port, and a client thread in the same process fetching ``/metrics``,
+``/metrics/prometheus``, ``/health`` and ``/status`` (what the status page and ``flafka-agent top`` read) every
+second (so the client's own cost is charged to "on" too: an upper bound).
 Runs alternate off/on for ``--pairs`` pairs; prints each run, the medians, and the median of each pair's on/off
 (pairs are neighbours in time, so their ratio cancels the drift a shared machine shows). Goal: on/off ≥ 0.97.
 """
@@ -43,7 +44,7 @@ a.sinks.k1.channel = c1
 
 def _scrape(server: MonitoringServer, stop: threading.Event, scrapes: list[int]) -> None:
     while not stop.wait(1.0):
-        for path in ("/metrics", "/metrics/prometheus"):
+        for path in ("/metrics", "/metrics/prometheus", "/health", "/status"):
             conn = http.client.HTTPConnection(server.host, server.port, timeout=5)
             try:
                 conn.request("GET", path)
