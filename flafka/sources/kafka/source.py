@@ -500,6 +500,8 @@ class KafkaSource(PollableSource):
         if messages:  # none from a paused partition; one the client could not pause still lands in the batch
             self._take(messages)
         if (self._events or self._bad) and not self._delivered and not self._deliver():
+            if self._offsets.pending:  # what was delivered before the batch is committed meanwhile
+                self._commit(consumer, paced=False)
             return Status.READY  # the poll waited: no runner back-off on top of it
         if not self._finish(consumer):
             return Status.READY

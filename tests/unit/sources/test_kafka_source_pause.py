@@ -202,3 +202,17 @@ def test_a_stop_while_the_channel_is_still_full_commits_nothing_of_the_waiting_b
     source.stop()
     assert all(("t", 1) not in offsets for offsets, _ in consumer.commits)
     assert consumer.closed
+
+
+def test_offsets_delivered_before_the_waiting_batch_are_committed_while_it_waits(
+        make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    source, _, consumer = make()
+    monkeypatch.setattr(source_module, "COMMIT_INTERVAL_S", 3600.0)  # commits paced: the second batch's waits
+    for first in (0, 5):
+        consumer.queued = records(0, first, 5)
+        source.process()
+    assert consumer.commits == [({("t", 0): 5}, True)]
+    consumer.queued = records(0, 10, 5)
+    source.process()  # refused: the channel is full
+    source.process()
+    assert consumer.commits[-1] == ({("t", 0): 10}, True)  # not the waiting batch's
