@@ -277,6 +277,7 @@ class StatusServer:
     def __init__(self, document: Callable[[int], dict[str, Any]], prefix: str = "",
                  stop_after: int | None = None) -> None:
         self.requests = 0
+        self.paths: list[str] = []  # every path asked for, in order
         self._document, self._prefix, self._stop_after = document, prefix, stop_after
         self._lock = threading.Lock()
         self.stopped = threading.Event()
@@ -284,6 +285,7 @@ class StatusServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
+                server.paths.append(self.path)
                 if self.path == f"{prefix}/":
                     self._answer(200, "text/html; charset=utf-8", status_page())
                 elif self.path == f"{prefix}/status":
@@ -337,8 +339,9 @@ class StatusServer:
 
 
 def counting(number: int) -> dict[str, Any]:
-    """DOCUMENT as it is at the n-th request: a second later each time, r1 having received 100 more events."""
-    return later(DOCUMENT, number - 1, a=("SOURCE.r1", "EventReceivedCount", str(1200 + 100 * (number - 1))))
+    """DOCUMENT as it is at the n-th request: two seconds later each time, r1 having received 100 more events
+    (50 events/s)."""
+    return later(DOCUMENT, 2 * (number - 1), a=("SOURCE.r1", "EventReceivedCount", str(1200 + 100 * (number - 1))))
 
 
 @pytest.fixture
@@ -361,7 +364,7 @@ def test_cli_once_prints_one_screen_and_exits_0(server: StatusServer, capsys: py
 def test_cli_once_with_an_interval_shows_rates(server: StatusServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["top", "--once", "--interval", "0.05", "--no-color", "--url", server.url + "/"]) == 0
     assert server.requests == 2
-    assert table(capsys.readouterr().out)["r1"]["IN/s"] == "100"  # the document's own clock: +1 s, +100 events
+    assert table(capsys.readouterr().out)["r1"]["IN/s"] == "50.0"  # the documents' own clock: +2 s, +100 events
 
 
 def free_port() -> int:
