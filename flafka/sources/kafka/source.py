@@ -495,6 +495,8 @@ class KafkaSource(PollableSource):
     def _wait(self, consumer: Consumer) -> Status:
         """Poll the paused consumer (its callbacks run: rebalances, commit answers, lag reports; and the group
         sees it alive), then offer the batch again; resume the partitions once it is through."""
+        if self._regex is not None:
+            self._scan_topics(consumer)  # a new matching topic rebalances the group, batch waiting or not
         wait = min(max(self.config.batch_duration_ms / 1000.0, HOLD_POLL_MIN_S), HOLD_POLL_MAX_S)
         messages = consumer.consume(self.config.batch_size, wait)
         if messages:  # none from a paused partition; one the client could not pause still lands in the batch
