@@ -57,7 +57,7 @@ _SOURCE = _Counts("EventReceivedCount", "EventAcceptedCount", "EventDeadLetterCo
                   ("EventReadFail", "ChannelWriteFail", "GenericProcessingFail"))
 _INTERCEPTOR = _Counts("EventReceivedCount", "EventEmittedCount", errors=("FailCount",))
 # An unrouted event matched no channel of a multiplexing selector and went nowhere: it shows as dropped.
-_SELECTOR = _Counts(None, "EventRoutedCount", dropped="EventUnroutedCount")
+_SELECTOR = _Counts(None, "EventRoutedCount", dropped="EventUnroutedCount", errors=("OptionalWriteFail",))
 _CHANNEL = _Counts("EventPutSuccessCount", "EventTakeSuccessCount")
 _GROUP = _Counts(None, None, errors=("SinkFailCount",))
 _SINK = _Counts("EventDrainAttemptCount", "EventDrainSuccessCount", "EventDeadLetterCount", "EventDropCount",

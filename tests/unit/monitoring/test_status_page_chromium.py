@@ -210,8 +210,8 @@ def test_every_component_is_drawn_with_its_state_counters_and_links(tmp_path: Pa
     assert page.one(id="agent").text == "a1"
     assert page.one(id="health").attrs["data-healthy"] == "false"
     assert "unreachable" not in page.one(tag="body").classes()
-    expected = {"SOURCE.r1": "running", "CHANNEL.c1": "running", "CHANNEL.c2": "failing", "SINKGROUP.g1": "running",
-                "SINK.k1": "stalled"}
+    expected = {"SOURCE.r1": "running", "CHANNEL.c1": "running", "CHANNEL.c2": "failing", "CHANNEL.dlq": "starting",
+                "SINKGROUP.g1": "running", "SINK.k1": "stalled"}
     assert {component: box(page, component).attrs["data-state"] for component in expected} == expected
     # The last or next-to-last document served (a refresh may be in flight when the DOM is dumped); then rates:
     # each document is two seconds and 100 received events after the one before.
@@ -230,8 +230,12 @@ def test_every_component_is_drawn_with_its_state_counters_and_links(tmp_path: Pa
     assert "the file channel reports itself unhealthy" in box(page, "CHANNEL.c2").text
     assert "timestamp" in box(page, "SOURCE.r1").one(id="INTERCEPTOR.r1.i1").text
     assert "txn [1]" in box(page, "SOURCE.r1").text  # lag per partition
-    links = {(path.attrs["data-from"], path.attrs["data-to"]) for path in page.one(id="links").find(tag="path")}
-    assert links == {("SOURCE.r1", "CHANNEL.c1"), ("SOURCE.r1", "CHANNEL.c2"), ("CHANNEL.c1", "SINK.k1")}
+    assert "1190 routed · 2 optional write failures" in box(page, "SOURCE.r1").text
+    links = {(path.attrs["data-from"], path.attrs["data-to"], path.attrs.get("class", ""))
+             for path in page.one(id="links").find(tag="path")}
+    assert links == {("SOURCE.r1", "CHANNEL.c1", ""), ("SOURCE.r1", "CHANNEL.c2", ""), ("CHANNEL.c1", "SINK.k1", ""),
+                     ("SOURCE.r1", "CHANNEL.dlq", "dead-letters")}
+    assert "failovers 1 · sink failures 3" in page.one(id="SINKGROUP.g1").text
     assert all(path.attrs["d"].startswith("M") for path in page.one(id="links").find(tag="path"))
 
 
@@ -308,4 +312,5 @@ def test_a_real_agent_is_drawn_running_with_counters_that_moved(tmp_path: Path) 
     assert "2000 → 2000" in box(page, "SOURCE.r1").one(id="INTERCEPTOR.r1.i1").text
     links = {(path.attrs["data-from"], path.attrs["data-to"]) for path in page.one(id="links").find(tag="path")}
     assert links == {("SOURCE.r1", "CHANNEL.c1"), ("CHANNEL.c1", "SINK.k1")}
+    assert "single" in page.one(id="SINKGROUP.k1").classes()  # Flume's implicit group of one sink: no frame
 

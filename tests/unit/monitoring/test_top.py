@@ -20,13 +20,14 @@ from flafka.monitoring.page import status_page
 from flafka.monitoring.top import Unreachable, render
 
 #: The /status document of the brief: a Kafka source with an interceptor and a selector feeding two channels
-#: (c2 failing), a failover group whose sink is stalled. Counters that do not apply are missing on purpose.
+#: (c2 failing) and dead-lettering to a third (dlq, starting, no sink), a failover group whose sink is stalled.
+#: Counters that do not apply are missing on purpose.
 DOCUMENT: dict[str, Any] = {
     "agent": "a1",
     "time_ms": 1764144000000,  # 2025-11-26 08:00:00 UTC
     "healthy": False,
     "sources": [
-        {"name": "r1", "type": "kafka", "state": "running", "channels": ["c1", "c2"],
+        {"name": "r1", "type": "kafka", "state": "running", "channels": ["c1", "c2"], "dead_letter_channel": "dlq",
          "counters": {"Type": "SOURCE", "EventReceivedCount": "1200", "EventAcceptedCount": "1190",
                       "EventDeadLetterCount": "10", "EventDropCount": "0", "GenericProcessingFail": "2",
                       "ChannelWriteFail": "1", "SomethingNew": "7"},
@@ -34,7 +35,8 @@ DOCUMENT: dict[str, Any] = {
          "interceptors": [{"name": "i1", "type": "timestamp",
                            "counters": {"EventReceivedCount": "1200", "EventEmittedCount": "1195", "FailCount": "5",
                                         "TimeMillis": "3"}}],
-         "selector": {"type": "replicating", "counters": {"EventRoutedCount": "1190", "EventUnroutedCount": "0"}}},
+         "selector": {"type": "replicating", "counters": {"EventRoutedCount": "1190", "EventUnroutedCount": "0",
+                                                                "OptionalWriteFail": "2"}}},
     ],
     "channels": [
         {"name": "c1", "type": "memory", "state": "running", "lag": [],
@@ -42,6 +44,9 @@ DOCUMENT: dict[str, Any] = {
                       "EventPutSuccessCount": "1190", "EventTakeSuccessCount": "1150"}},
         {"name": "c2", "type": "file", "state": "failing", "since": "2026-11-26T08:00:00.000Z",
          "last_error": "the file channel reports itself unhealthy", "lag": [], "counters": {}},
+        {"name": "dlq", "type": "memory", "state": "starting", "lag": [],  # no sink: kept for a person to look at
+         "counters": {"ChannelSize": "10", "ChannelCapacity": "100", "ChannelFillPercentage": "10.0",
+                      "EventPutSuccessCount": "10"}},
     ],
     "sinkgroups": [
         {"name": "g1", "processor": "failover", "state": "running",
@@ -104,13 +109,15 @@ def test_first_screen_shows_totals_and_no_rates() -> None:
     assert "UNHEALTHY" in header
     assert "2025-11-26 08:00:00 UTC" in header
     rows = table(screen)
-    assert list(rows) == ["r1", "i1", "selector", "c1", "c2", "g1", "k1"]  # configuration order, nested
+    assert list(rows) == ["r1", "i1", "selector", "c1", "c2", "dlq", "g1", "k1"]  # configuration order, nested
     r1 = rows["r1"]
     assert (r1["TYPE"], r1["STATE"], r1["IN/s"], r1["OUT/s"], r1["IN"], r1["OUT"]) == \
            ("kafka", "running", "-", "-", "1200", "1190")
     assert (r1["LAG"], r1["DLQ"], r1["DROP"], r1["ERR"]) == ("42", "10", "0", "3")  # lag summed; 2 + 1 failures
     assert (rows["i1"]["IN"], rows["i1"]["OUT"], rows["i1"]["ERR"]) == ("1200", "1195", "5")
     assert rows["c1"]["FILL"] == "0.4%"
+    assert (rows["selector"]["OUT"], rows["selector"]["DROP"], rows["selector"]["ERR"]) == ("1190", "0", "2")
+    assert (rows["dlq"]["STATE"], rows["dlq"]["IN"], rows["dlq"]["FILL"]) == ("starting", "10", "10.0%")
     assert rows["g1"]["ERR"] == "3"
     assert (rows["k1"]["IN"], rows["k1"]["OUT"], rows["k1"]["DROP"], rows["k1"]["ERR"]) == ("1160", "1150", "4", "1")
 
@@ -357,7 +364,7 @@ def test_cli_once_prints_one_screen_and_exits_0(server: StatusServer, capsys: py
     assert server.requests == 1
     assert "\x1b" not in out  # not a terminal: no colour, no clearing
     rows = table(out)
-    assert set(rows) == {"r1", "i1", "selector", "c1", "c2", "g1", "k1"}
+    assert set(rows) == {"r1", "i1", "selector", "c1", "c2", "dlq", "g1", "k1"}
     assert (rows["r1"]["IN"], rows["r1"]["IN/s"]) == ("1200", "-")
 
 
