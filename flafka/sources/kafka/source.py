@@ -507,9 +507,10 @@ class KafkaSource(PollableSource):
             return Status.READY  # the poll waited: no runner back-off on top of it
         if not self._finish(consumer):
             return Status.READY
-        self._holding = False
         assigned = consumer.assignment()
-        self._resume(consumer, assigned)
+        if not self._resume(consumer, assigned):
+            return Status.READY  # still paused: tried again at the next process()
+        self._holding = False
         log.info("Kafka source %s resumed its partitions: its batch is through. partitions=%d waited_s=%.1f",
                  self.name, len(assigned), time.monotonic() - self._held_since)
         return Status.READY
@@ -525,17 +526,19 @@ class KafkaSource(PollableSource):
             return
         self._paused.update((tp.topic, tp.partition) for tp in partitions)
 
-    def _resume(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _resume(self, consumer: Consumer, partitions: list[TopicPartition]) -> bool:
+        """Resume those of ``partitions`` this source paused; False when the client refused."""
         paused = [tp for tp in partitions if (tp.topic, tp.partition) in self._paused]
         if not paused:
-            return
+            return True
         try:
             consumer.resume(paused)
         except KafkaException as exc:
             self._once.log(logging.WARNING, f"resume:{_code(exc)}", f"Kafka source {self.name} could not resume "
-                           f"partitions; it tries again at the next rebalance. {exc}")
-            return
+                           f"partitions; it tries again. {exc}")
+            return False
         self._paused.difference_update((tp.topic, tp.partition) for tp in paused)
+        return True
 
     def _commit(self, consumer: Consumer, exclude: set[Partition] | None = None, *, final: bool = False,
                 paced: bool = True) -> bool:
@@ -632,8 +635,9 @@ class KafkaSource(PollableSource):
                 self._assign(consumer, partitions)  # now, so that the pause or resume applies to the assignment
             if self._holding:
                 self._pause(consumer, partitions)
-            else:
-                self._resume(consumer, again)
+            elif not self._resume(consumer, again):
+                self._holding = True  # process() tries again until they read
+                self._held_since = time.monotonic()
         log.info("Kafka source %s was assigned partitions. partitions=%s", self.name,
                  ",".join(sorted(f"{tp.topic}-{tp.partition}" for tp in partitions)) or "none")
 

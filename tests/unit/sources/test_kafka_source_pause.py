@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import Message, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Message, TopicPartition
 
 from flafka.channels.memory import MemoryChannel
 from flafka.sources.base import Status
@@ -31,6 +31,7 @@ class PausingConsumer(ScriptedConsumer):
         super().__init__(conf)
         self.paused: set[int] = set()
         self.consumed = 0  # consume() calls
+        self.refuse_resume = 0  # resume() raises this many times
         self._on_assign: Callback | None = None
         self._rebalance: tuple[list[int], list[int]] | None = None
 
@@ -51,6 +52,9 @@ class PausingConsumer(ScriptedConsumer):
         self.paused.update(tp.partition for tp in partitions)
 
     def resume(self, partitions: list[TopicPartition]) -> None:
+        if self.refuse_resume:
+            self.refuse_resume -= 1
+            raise KafkaException(KafkaError(KafkaError._STATE))
         self.paused.difference_update(tp.partition for tp in partitions)
 
     def rebalance(self, revoke: list[int], assign: list[int]) -> None:
@@ -216,3 +220,19 @@ def test_offsets_delivered_before_the_waiting_batch_are_committed_while_it_waits
     source.process()  # refused: the channel is full
     source.process()
     assert consumer.commits[-1] == ({("t", 0): 10}, True)  # not the waiting batch's
+
+
+def test_a_resume_the_client_refuses_is_tried_again(make: Any) -> None:
+    source, channel, consumer = make()
+    fill_the_channel(source, consumer)
+    consumer.queued = records(1, 0, 4)
+    source.process()
+    drain(channel)
+    consumer.refuse_resume = 1
+    source.process()  # delivered, but the partitions stay paused
+    assert consumer.paused == {0, 1}
+    source.process()
+    assert consumer.paused == set()
+    consumer.queued = records(1, 4, 2)
+    source.process()
+    assert [e.body for e in drain(channel)] == bodies(records(1, 0, 6))
