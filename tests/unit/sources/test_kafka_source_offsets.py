@@ -49,6 +49,12 @@ class ScriptedConsumer:
     def assign(self, partitions: list[TopicPartition]) -> None:
         self.placed = {(tp.topic, tp.partition): tp.offset for tp in partitions}
 
+    def pause(self, partitions: list[TopicPartition]) -> None:
+        """The source pauses its partitions while a refused batch waits (these tests do not follow that)."""
+
+    def resume(self, partitions: list[TopicPartition]) -> None:
+        """See pause()."""
+
     def consume(self, num_messages: int, timeout: float) -> list[Message]:
         for error, partitions in self._pending_answers:
             self.conf["on_commit"](error, partitions)  # librdkafka serves commit answers inside consume()
