@@ -10,8 +10,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from flafka.channels.kafka import KafkaChannel
+from flafka.config.plan import AgentPlan
 from flafka.kafka.lag import ConsumerLag, ReportsLag, merged_lag
-from flafka.monitoring.http import FlumeCollector
+from flafka.monitoring.health import Health
+from flafka.monitoring.http import AgentCollector
+from flafka.monitoring.registry import MetricsRegistry
 from flafka.testing import parse_config
 from tests.unit.channels.test_kafka_channel_takes import TOPIC, FakeBroker, FakeConsumer, take
 
@@ -45,9 +48,26 @@ def test_interval_zero_turns_the_reports_off() -> None:
     assert callable(settings["stats_cb"])
 
 
+class LaggingAgent:
+    """What the collector reads of an agent: no counters, no components, one source's lag."""
+
+    name = "a1"
+    metrics = MetricsRegistry()
+    plan = AgentPlan("a1")
+
+    def health(self) -> Health:
+        return Health({})
+
+    def kafka_lag(self) -> dict[str, dict[tuple[str, int], int]]:
+        return {"SOURCE.r1": {("t1", 0): 900, ("t2", 3): 0}}
+
+    def counters(self) -> dict[str, dict[str, str]]:
+        return {}
+
+
 def test_the_gauge_has_one_sample_per_partition() -> None:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(FlumeCollector("a1", dict, lag=lambda: {"SOURCE.r1": {("t1", 0): 900, ("t2", 3): 0}}))
+    registry.register(AgentCollector(LaggingAgent()))
     families = {f.name: f for f in text_string_to_metric_families(generate_latest(registry).decode())}
     samples = sorted((s.labels["topic"], s.labels["partition"], s.value)
                      for s in families["flafka_kafka_consumer_lag"].samples)

@@ -152,7 +152,6 @@ class KafkaChannel(Channel):
             if migrated:
                 log.info("Kafka channel %s migrated ZooKeeper offsets to Kafka. group=%s partitions=%d", self.name,
                          self._group, len(migrated))
-        self.counter.start()
         log.info("Kafka channel %s started. topic=%s group=%s brokers=%s", self.name, self._topic, self._group,
                  servers)
 
@@ -185,7 +184,6 @@ class KafkaChannel(Channel):
             log.warning("Kafka channel %s could not close consumers by the stop deadline; offsets of events they "
                         "delivered may not be committed, and those events are delivered again. consumers=%d",
                         self.name, unclosed)
-        self.counter.stop()
         log.info("Kafka channel %s stopped. undecodable_records=%d failed_commits=%d", self.name,
                  self.counter.event_read_fail, self.counter.commit_fail_count)
 
@@ -273,7 +271,8 @@ class KafkaTransaction(Transaction):
 
     def _do_put_batch(self, events: Sequence[Event]) -> None:
         channel = self._channel
-        channel.counter.event_put_attempt_count += len(events)
+        with channel.counter.lock:
+            channel.counter.event_put_attempt_count += len(events)
         self._puts.extend(channel._records(events))
         self._put_events.extend(events)
 
@@ -286,14 +285,16 @@ class KafkaTransaction(Transaction):
                 taker = self.taker = channel._taker()
             taken = taker.take(self.segments, self.taken, max_events, timeout)
             self.taken += len(taken)
-        channel.counter.event_take_attempt_count += max(1, len(taken))
+        with channel.counter.lock:
+            channel.counter.event_take_attempt_count += max(1, len(taken))
         return taken
 
     def _do_commit(self) -> None:
         channel = self._channel
         if self._puts:
             channel._send(self._puts, self._put_events)  # raises: the transaction stays open and is rolled back
-            channel.counter.event_put_success_count += len(self._puts)
+            with channel.counter.lock:
+                channel.counter.event_put_success_count += len(self._puts)
             self._puts = []
             self._put_events = []
         if self.taker is not None:

@@ -228,7 +228,9 @@ class Producing:
                     self._abandoned += len(records)
                 if not self._sending:
                     self._idle.notify_all()
-            self._counter.kafka_event_send_timer += int((time.monotonic() - started) * 1000)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            with self._counter.lock:
+                self._counter.kafka_event_send_timer += elapsed_ms
 
     def _send(self, records: list[Record], events: Sequence[Event], deadline: float) -> None:
         producer = self._producer or self._create()

@@ -227,7 +227,9 @@ class Taker:
                 if now >= deadline:
                     return
         finally:
-            self._counter.kafka_event_get_timer += int((time.monotonic() - started) * 1000)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            with self._counter.lock:
+                self._counter.kafka_event_get_timer += elapsed_ms
 
     def _buffer(self, messages: list[Message]) -> int:
         """Turn consumed records into segments at the end of the buffer; returns the number of events."""
@@ -279,7 +281,8 @@ class Taker:
                        f"topic={message.topic()} partition={message.partition()} error={error.str()}")
 
     def _undecodable(self, message: Message, exc: AvroDecodeError) -> None:
-        self._counter.event_read_fail += 1
+        with self._counter.lock:
+            self._counter.event_read_fail += 1
         self._once.log(logging.WARNING, "avro",
                        f"Kafka channel {self.name} skipped a record that is not an AvroFlumeEvent (parseAsFlumeEvent "
                        f"is true). topic={message.topic()} partition={message.partition()} offset={message.offset()} "
@@ -295,7 +298,8 @@ class Taker:
                     self.offsets.deliver_upto(segment.partition, segment.end)
                 else:
                     lost += len(segment.events)
-            self._counter.event_take_success_count += taken
+            with self._counter.lock:
+                self._counter.event_take_success_count += taken
             if lost:
                 self.commit_failed(None, "of partitions this consumer no longer owns", lost)
             if self.closed:
@@ -309,7 +313,8 @@ class Taker:
         with self.lock:
             self._unregister(held)
             self.redeliver.extendleft(reversed([s for s in held if s.partition in self.owned]))
-            self._counter.rollback_count += taken
+            with self._counter.lock:
+                self._counter.rollback_count += taken
 
     def _unregister(self, held: list[Segment]) -> None:
         self.open = [h for h in self.open if h is not held]
@@ -329,7 +334,9 @@ class Taker:
             self.commit_failed(exc, when)
             return False
         finally:
-            self._counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            with self._counter.lock:
+                self._counter.kafka_commit_timer += elapsed_ms
         failed = [tp for tp in answer or () if tp.error is not None]
         for tp in failed:
             offsets.pop((tp.topic, tp.partition), None)
@@ -339,7 +346,8 @@ class Taker:
         return not failed
 
     def commit_failed(self, error: object, when: str, events: int = 0) -> None:
-        self._counter.commit_fail_count += 1
+        with self._counter.lock:
+            self._counter.commit_fail_count += 1
         reason = _error_name(error)
         lost = f" events={events}" if events else ""
         self._once.log(logging.WARNING, f"commit:{reason}",

@@ -207,7 +207,6 @@ class KafkaSource(PollableSource):
         else:
             self._next_topic_scan = 0.0
             self._scan_topics(consumer)
-        self.counter.start()
         log.info("Kafka source %s started. group=%s topics=%s", self.name, config.group_id,
                  config.topics_regex or ",".join(topics))
 
@@ -260,7 +259,6 @@ class KafkaSource(PollableSource):
                     log.warning("Kafka source %s stopped with dead letters unanswered; their records were not "
                                 "committed and are read again. records=%d", self.name, left)
                 self._dead_letters = None
-            self.counter.stop()
 
     # -- the batch ------------------------------------------------------------------------------
 
@@ -304,13 +302,16 @@ class KafkaSource(PollableSource):
                 break
             polled_at = time.monotonic()
             messages = consumer.consume(wanted, remaining)
-            counter.kafka_event_get_timer += int((time.monotonic() - polled_at) * 1000)
+            elapsed_ms = int((time.monotonic() - polled_at) * 1000)
+            with counter.lock:
+                counter.kafka_event_get_timer += elapsed_ms
             if messages:
                 self._take(messages)
             if self._revoked:
                 break
         if not self._events and not self._bad:
-            counter.kafka_empty_count += 1
+            with counter.lock:
+                counter.kafka_empty_count += 1
 
     def _take(self, messages: list[Message]) -> None:
         """Records → events of the batch in hand (Flume's headers), offsets tracked per run of one partition.
@@ -412,14 +413,16 @@ class KafkaSource(PollableSource):
                        f"topic={message.topic()} partition={message.partition()} error={error.str()}")
 
     def _bad_record(self, message: Message, kind: str, reason: str) -> None:
-        self.counter.event_read_fail += 1
+        with self.counter.lock:
+            self.counter.event_read_fail += 1
         where = f"topic={message.topic()} partition={message.partition()} offset={message.offset()}"
         if self._dead_letters is not None:
             self._bad.append(DeadLetter.of(message, reason))
             self._once.log(logging.WARNING, kind, f"Kafka source {self.name} read a record it cannot deliver; it "
                            f"goes to dead-letter topic {self.config.dead_letter_topic}. {where} reason={reason}")
         else:
-            self.counter.event_drop_count += 1
+            with self.counter.lock:
+                self.counter.event_drop_count += 1
             self._once.log(logging.WARNING, kind, f"Kafka source {self.name} skipped a record it cannot deliver (set "
                            f"deadLetterTopic to keep such records). {where} reason={reason} "
                            f"dropped_total={self.counter.event_drop_count}")
@@ -453,7 +456,8 @@ class KafkaSource(PollableSource):
         kept: list[DeadLetter] = []
         for letter in self._bad:
             if letter.state is LetterState.DONE:
-                self.counter.event_dead_letter_count += 1
+                with self.counter.lock:
+                    self.counter.event_dead_letter_count += 1
             elif letter.state is LetterState.REFUSED:
                 self._refused(letter)
             else:
@@ -467,7 +471,8 @@ class KafkaSource(PollableSource):
                            f"through. records={len(kept)} error={why}")
 
     def _refused(self, letter: DeadLetter) -> None:
-        self.counter.event_drop_count += 1
+        with self.counter.lock:
+            self.counter.event_drop_count += 1
         error = letter.error
         kind = error.name() if error is not None else "refused"
         self._once.log(logging.ERROR, f"dead-letter:{kind}",
@@ -573,7 +578,9 @@ class KafkaSource(PollableSource):
                 self._delivered = False
             return False
         finally:
-            self.counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
+            elapsed_ms = int((time.monotonic() - started) * 1000)
+            with self.counter.lock:
+                self.counter.kafka_commit_timer += elapsed_ms
         self._offsets.committed(offsets)
         if final:
             for where in offsets:
@@ -678,7 +685,9 @@ class KafkaSource(PollableSource):
                 log.info("Kafka source %s delivered and committed its batch before giving up partitions. "
                          "partitions=%d", self.name, len(revoked))
             finally:
-                self.counter.kafka_commit_timer += int((time.monotonic() - started) * 1000)
+                elapsed_ms = int((time.monotonic() - started) * 1000)
+                with self.counter.lock:
+                    self.counter.kafka_commit_timer += elapsed_ms
         self._offsets.forget(revoked)
         for where in revoked:
             self._in_flight.pop(where, None)
