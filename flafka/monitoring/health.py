@@ -3,14 +3,15 @@
 One entry per component, keyed as in Flume's monitoring document (``SOURCE.r1``, ``CHANNEL.c1``,
 ``SINK.k1``), each with a ``state``:
 
-- ``running``: started, and making progress or with nothing to do;
+- ``running``: started, and moving events or with nothing to move;
 - ``failing``: its last start or ``process()`` call raised; ``since`` (ISO 8601 UTC) is the first failure
   after the last success and ``last_error`` the last exception. A sink's state is its sink group's: one
   thread drives the group. A file channel is failing while its counter says ``Unhealthy``;
-- ``stalled``: input is waiting and the component moved nothing for ``stall_after`` seconds (default 60),
-  without raising: a sink whose channel holds events (a Kafka channel: whose consumers lag) while its
-  destination hangs or its calls keep backing off, a Kafka source whose partitions lag while its channel
-  stays full. ``since`` is when it last moved events (or started), ``last_error`` says for how long;
+- ``stalled``: input is waiting and the component moved nothing (its counters' delivered, dead-lettered and
+  dropped events did not grow) for ``stall_after`` seconds (default 60), without raising: a sink whose
+  channel holds events (a Kafka channel: whose consumers lag) while its destination hangs or its calls keep
+  backing off, a Kafka source whose partitions lag while its channel stays full. ``since`` is when it last
+  moved events (or started), ``last_error`` says for how long;
 - ``starting``: its start has not returned yet (and has not failed).
 
 Sources and sinks also show ``dead_lettered`` and ``dropped`` (bad events sent to the dead-letter channel or

@@ -77,7 +77,8 @@ class Runner:
         self.last_error_at = 0.0  # time.time() of the last one that raised
         self.failing_since = 0.0  # time.time() of the first failure after the last success
         self.last_error = ""  # "DeliveryError: ..." of the last failure
-        self.last_progress = 0.0  # time.time() of the start, or of the last process() call that returned READY
+        self.last_progress = 0.0  # time.time() of the start, or of the last process() call that moved events
+        self._last_moved = 0
         self.counters: list[Counter] = []  # of the components it drives: started before them, stopped after
 
     def _failed(self, exc: BaseException) -> None:
@@ -88,12 +89,21 @@ class Runner:
         self.last_error_at = now
         self.last_error = f"{type(exc).__name__}: {exc}"
 
-    def _returned(self, status: Status) -> None:
-        """A process() call returned ``status`` (for /health: READY moved events, BACKOFF found none to move)."""
+    def _returned(self) -> None:
+        """A process() call returned (for /health: did events move since the last call?)."""
         now = time.time()
         self.last_success = now
-        if status is Status.READY:
+        moved = self._moved()
+        if moved != self._last_moved:
+            self._last_moved = moved
             self.last_progress = now
+
+    def _moved(self) -> int:
+        """How many events the components moved so far: their counters' delivered, dead-lettered and dropped.
+
+        Not the Status a process() call returned: a Kafka source offering a batch that waits for a full channel
+        returns READY (it polled) and moves nothing."""
+        raise NotImplementedError
 
     @property
     def failing(self) -> bool:
@@ -186,7 +196,7 @@ class SourceRunner(Runner):
         while not self._stopping.is_set():
             try:
                 status = source.process()
-                self._returned(status)
+                self._returned()
             except FlafkaError as exc:
                 self._failed(exc)
                 self._once.log(logging.WARNING, f"process:{type(exc).__name__}",
@@ -205,6 +215,10 @@ class SourceRunner(Runner):
             consecutive += 1
             delay = min(consecutive * source.backoff_sleep_increment_ms, source.max_backoff_sleep_ms)
             self._stopping.wait(delay / 1000.0)
+
+    def _moved(self) -> int:
+        counter = self.source.counter
+        return counter.event_accepted_count + counter.event_dead_letter_count + counter.event_drop_count
 
     def _stop_components(self) -> None:
         try:
@@ -248,7 +262,7 @@ class SinkRunner(Runner):
         while not self._stopping.is_set():
             try:
                 status = processor.process()
-                self._returned(status)
+                self._returned()
                 failures = 0
             except Exception as exc:
                 if self._stopping.is_set():
@@ -281,6 +295,10 @@ class SinkRunner(Runner):
                 self._stopping.wait(min(idle - 1, 5))
             else:
                 self.channels[0].wait_for_events(min(idle, 5))
+
+    def _moved(self) -> int:
+        return sum(sink.counter.event_drain_success_count + sink.counter.event_dead_letter_count
+                   + sink.counter.event_drop_count for sink in self.processor.sinks)
 
     def drain(self, deadline: float) -> None:
         """Keep delivering until the channels are empty or ``deadline`` (monotonic) passes."""

@@ -1,6 +1,6 @@
 """A Kafka source held by a full channel, against the real broker: its partitions are paused and its consumer
 still polled, so it stays in its group past max.poll.interval.ms, its lag reports go on, and once the channel
-drains every record arrives exactly once (flafka/sources/kafka/source.py)."""
+drains every record arrives exactly once (flafka/sources/kafka/source.py). /health calls it stalled meanwhile."""
 
 from __future__ import annotations
 
@@ -67,6 +67,7 @@ def test_a_source_held_by_a_full_channel_keeps_its_partitions_and_its_lag_report
     a.sinks.k1.batchSize = 50
     """
     with running(config) as agent:
+        agent.stall_after = 2.0
         source = agent.sources["r1"]
         assert isinstance(source, KafkaSource)
         wait_until(lambda: "paused its partitions" in caplog.text, timeout=60, message="the channel to fill")
@@ -83,6 +84,10 @@ def test_a_source_held_by_a_full_channel_keeps_its_partitions_and_its_lag_report
 
         wait_until(lag_is_current, timeout=10, interval=0.2, message="the lag report to be end minus committed")
         assert sum(kafka.committed(group, topic).values()) <= 100  # committed: at most what the channel holds
+        # It polls (its process() calls return) but moves nothing while its partitions lag: stalled.
+        held = agent.health().components["SOURCE.r1"]
+        assert held["state"] == "stalled", held
+        assert held["last_error"].startswith("input waiting, no progress for ")
 
         FAILING.discard("k1")
         wait_until(lambda: len(delivered()) >= RECORDS, timeout=60, message="every record delivered")
@@ -92,4 +97,5 @@ def test_a_source_held_by_a_full_channel_keeps_its_partitions_and_its_lag_report
         assert sum("was assigned partitions" in m for m in messages) == 1  # no rebalance: assigned once, at start
         assert not any("lost its partitions" in m or "giving up partitions" in m for m in messages)
         assert any("resumed its partitions" in m for m in messages)
+        assert agent.health().components["SOURCE.r1"]["state"] == "running"
     assert Counter(delivered()) == Counter(values)  # every record exactly once
