@@ -144,7 +144,11 @@ class Taker:
         self._topic = topic
         self._parse = parse
         self._poll_s = poll_s
+        # A take served from rolled-back events (its sink keeps failing) still polls this often: the group must
+        # see it alive, and the lag report, which only a consume() delivers, must not go stale.
         self._keepalive_s = max_poll_interval_ms / 3000.0
+        if self.lag.interval_ms > 0:
+            self._keepalive_s = min(self._keepalive_s, self.lag.interval_ms / 1000.0)
         self._called = time.monotonic()  # the consumer's last consume()
         self._signals = signals
         self._counter = counter
