@@ -25,7 +25,7 @@ from flafka.config.properties import parse_properties
 from flafka.monitoring.http import MonitoringServer
 from flafka.runtime.agent import Agent
 from flafka.testing import wait_until
-from tests.unit.monitoring.test_top import StatusServer, counting
+from tests.unit.monitoring.status_documents import StatusServer, counting
 
 #: Seconds one Chromium run may take (it takes one or two on this machine).
 CHROMIUM_TIMEOUT = 90
