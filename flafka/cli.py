@@ -44,9 +44,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from flafka import __version__
+from flafka.arguments import non_negative_seconds, seconds
 from flafka.config.diagnostics import Diagnostic
 from flafka.config.loader import LoadedConfig, load_config
-from flafka.config.params import parse_float
 from flafka.errors import ConfigError, ReloadFailed
 from flafka.monitoring.health import DEFAULT_STALL_AFTER, RUNNING
 from flafka.monitoring.http import DEFAULT_HOST, FLUME_DEFAULT_PORT, MonitoringServer
@@ -68,24 +68,10 @@ _SIGNAL_CHECK = 0.2  # seconds; the longest a signal waits before the run loop a
 MIN_POLL_INTERVAL = 0.1
 
 
-def _seconds(text: str) -> float:
-    try:
-        return parse_float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def _poll_interval(text: str) -> float:
-    value = _seconds(text)
+    value = seconds(text)
     if value < MIN_POLL_INTERVAL:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_POLL_INTERVAL} seconds, got {text!r}")
-    return value
-
-
-def _non_negative_seconds(text: str) -> float:
-    value = _seconds(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
     return value
 
 
@@ -156,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lenient", action="store_true",
                    help="Flume's behaviour: drop components with errors instead of refusing to start")
     p.add_argument("--deny-warnings", action="store_true", help="treat configuration warnings as errors")
-    p.add_argument("--stop-timeout", type=_non_negative_seconds, default=8.0, metavar="SECONDS",
+    p.add_argument("--stop-timeout", type=non_negative_seconds, default=8.0, metavar="SECONDS",
                    help="longest graceful stop on SIGTERM/SIGINT (default 8)")
     p.add_argument("--log-level", default=None,
                    help="DEBUG, INFO, WARNING or ERROR (default INFO, or $FLAFKA_LOG_LEVEL)")
@@ -178,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-host", default=DEFAULT_HOST, metavar="HOST",
                    help=f"address the monitoring server binds (default {DEFAULT_HOST}; Flume binds all "
                         "interfaces: give 0.0.0.0 for that)")
-    p.add_argument("--stall-seconds", type=_non_negative_seconds, default=DEFAULT_STALL_AFTER, metavar="SECONDS",
+    p.add_argument("--stall-seconds", type=non_negative_seconds, default=DEFAULT_STALL_AFTER, metavar="SECONDS",
                    help="/health calls a component stalled when input waits for it and it moved nothing for this "
                         f"long (default {DEFAULT_STALL_AFTER:g})")
     p.add_argument("--version", action="version", version=f"flafka {__version__}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from flafka.arguments import non_negative_seconds
 from flafka.monitoring.http import DEFAULT_HOST, FLUME_DEFAULT_PORT
 
 DEFAULT_URL = f"http://{DEFAULT_HOST}:{FLUME_DEFAULT_PORT}"
@@ -324,16 +325,6 @@ def fetch_status(url: str, timeout: float = FETCH_TIMEOUT) -> dict[str, Any]:
     return document
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text!r}")
-    return value
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="flafka-agent top",
@@ -344,7 +335,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--url", default=DEFAULT_URL,
                    help=f"the agent's monitoring server (default {DEFAULT_URL}; /status is appended)")
-    p.add_argument("--interval", type=_interval, default=1.0, metavar="SECONDS",
+    p.add_argument("--interval", type=non_negative_seconds, default=1.0, metavar="SECONDS",
                    help="seconds between refreshes (default 1)")
     p.add_argument("--once", action="store_true", help="print one screen and exit (see below)")
     p.add_argument("--no-color", action="store_true", help="no ANSI colours (also when NO_COLOR is set)")
