@@ -118,9 +118,11 @@ class Runner:
 
     def _start_with_retry(self, start: Callable[[], None], what: str) -> bool:
         delay = 1.0
+        # Started once, before the first attempt: a start that fails and is retried keeps counting (a sink's
+        # ConnectionFailedCount grows with each failed connection instead of being zeroed by the next attempt).
+        for counter in self.counters:
+            counter.start()
         while not self._stopping.is_set():
-            for counter in self.counters:
-                counter.start()
             try:
                 start()
             except Exception as exc:

@@ -300,3 +300,29 @@ def test_the_status_of_a_sink_of_no_group_is_in_its_own_group() -> None:
         assert [c["name"] for c in doc["channels"]] == ["c1", "dead"]
     finally:
         agent.stop(2)
+
+
+class FailsToStartTwice(NullSink):
+    """Its first two starts fail, each counting a failed connection (as the HDFS or Kafka sink does)."""
+
+    attempts = 0
+
+    def start(self) -> None:
+        type(self).attempts += 1
+        if type(self).attempts <= 2:
+            with self.counter.lock:
+                self.counter.connection_failed_count += 1
+            raise DeliveryError(f"sink {self.name}: cannot connect")
+
+
+def test_a_start_retried_keeps_counting_its_failures() -> None:
+    FailsToStartTwice.attempts = 0
+    agent = _agent(STALL.replace(f"{__name__}:StuckSink", f"{__name__}:FailsToStartTwice"))
+    agent.start(start_timeout=0.5)
+    try:
+        wait_until(lambda: agent.metrics.snapshot()["SINK.k1"]["EventDrainSuccessCount"] == "500", timeout=20,
+                   message="k1 started on its third try and delivered")
+        assert FailsToStartTwice.attempts == 3
+        assert agent.metrics.snapshot()["SINK.k1"]["ConnectionFailedCount"] == "2"
+    finally:
+        agent.stop(2)
