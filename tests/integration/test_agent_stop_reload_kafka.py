@@ -3,14 +3,17 @@ a reload that replaces a memory channel by a Kafka channel moves the queued even
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +26,11 @@ from tests.integration.agents import COLLECT, plan, running
 from tests.integration.conftest import REPO_ROOT, Devstack
 from tests.integration.kafka_tools import KafkaTools
 from tests.unit.runtime import components
+
+
+def _put_attempts(monitoring: str) -> int:
+    with urllib.request.urlopen(f"{monitoring}/metrics", timeout=5) as response:
+        return int(json.loads(response.read())["CHANNEL.c1"]["EventPutAttemptCount"])
 
 
 @pytest.fixture
@@ -55,16 +63,21 @@ a1.sinks.k1.channel = c1
     log_path = tmp_path / "agent.log"
     with log_path.open("wb") as log_file:
         agent = subprocess.Popen([sys.executable, "-m", "flafka", "-n", "a1", "-f", str(conf), "--no-reload-conf",
-                                  "--stop-timeout", "8"], cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=log_file,
+                                  "--stop-timeout", "8", "--metrics-port", "0"], cwd=REPO_ROOT,
+                                 stdout=subprocess.DEVNULL, stderr=log_file,
                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         line = wait_until(lambda: next((ln for ln in log_path.read_text().splitlines()
                                         if "Netcat source r1 listening. address=" in ln), None), timeout=30)
         port = int(line.rsplit(":", 1)[1])
+        found = wait_until(lambda: re.search(r"status_page=(http://127\.0\.0\.1:\d+)/ ", log_path.read_text()),
+                           timeout=30)
         client = socket.create_connection(("127.0.0.1", port), timeout=30)
         client.sendall(b"one\ntwo\n")
-        # The put now waits for the broker: its producer's client logs the refused connection.
-        wait_until(lambda: "Kafka client of Kafka channel c1" in log_path.read_text(), timeout=30)
+        # The put now waits for the broker (its commit waits for acknowledgements that cannot come). Not the
+        # producer's "connection refused" log line: that comes at the channel's start, before any put, and a stop
+        # before netcat read the lines would close the socket unread (a reset, not an end of stream).
+        wait_until(lambda: _put_attempts(found.group(1)) == 2, timeout=30, message="both events in the put")
         sent = time.monotonic()
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(timeout=40)
