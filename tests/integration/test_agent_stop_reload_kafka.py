@@ -16,6 +16,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -66,13 +67,14 @@ a1.sinks.k1.channel = c1
                                   "--stop-timeout", "8", "--metrics-port", "0"], cwd=REPO_ROOT,
                                  stdout=subprocess.DEVNULL, stderr=log_file,
                                  env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stack = ExitStack()  # the client's socket, closed however the test ends
     try:
         line = wait_until(lambda: next((ln for ln in log_path.read_text().splitlines()
                                         if "Netcat source r1 listening. address=" in ln), None), timeout=30)
         port = int(line.rsplit(":", 1)[1])
         found = wait_until(lambda: re.search(r"status_page=(http://127\.0\.0\.1:\d+)/ ", log_path.read_text()),
                            timeout=30)
-        client = socket.create_connection(("127.0.0.1", port), timeout=30)
+        client = stack.enter_context(socket.create_connection(("127.0.0.1", port), timeout=30))
         client.sendall(b"one\ntwo\n")
         # The put now waits for the broker (its commit waits for acknowledgements that cannot come). Not the
         # producer's "connection refused" log line: that comes at the channel's start, before any put, and a stop
@@ -83,8 +85,8 @@ a1.sinks.k1.channel = c1
         code = agent.wait(timeout=40)
         took = time.monotonic() - sent
         reply = client.recv(1024)
-        client.close()
     finally:
+        stack.close()
         if agent.poll() is None:
             agent.kill()
             agent.wait()
