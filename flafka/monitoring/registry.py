@@ -5,7 +5,8 @@ Keys are ``TYPE.name``: ``SOURCE.r1``, ``CHANNEL.c1``, ``SINK.k1`` (Flume's thre
 The agent registers a component's counters when it builds the component and unregisters them when a
 reload removes or replaces it; the runners start a counter (zeroed, ``StartTime`` set) just before its
 component's first start attempt and stop it once the component stopped. Unlike Flume, whose components reset
-their counters at every start, a start that fails and is retried keeps its counts (its failures add up). Exporters read :meth:`snapshot`.
+their counters at every start, a start that fails and is retried keeps its counts (its failures add up).
+Exporters read :meth:`snapshot`.
 
 Unlike Flume, whose MBeans are never unregistered (a component removed by a reload stays in its document
 with a non-zero ``StopTime``), a removed component leaves the document at once; its totals are logged at
