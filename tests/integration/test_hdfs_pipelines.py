@@ -204,9 +204,13 @@ def test_sigkill_while_records_flow_loses_nothing_and_tears_nothing(
     assert set(lines) == set(produced)  # nothing lost, nothing invented
     assert not [path for path in files if path.endswith(".tmp")]  # no file stranded in use
     assert log.read_text().count("repairs the files its last run left open") >= 9  # every restart after a kill
-    # A kill between the journal's fsync and the take's commit writes a batch twice; nothing else does.
+    # Duplicates are allowed after kill -9 (at least once), from two places: a kill between the HDFS journal's
+    # fsync and the take's commit writes one sink batch (500) again, and the Kafka source re-reads what it
+    # delivered since its last offset commit (commits are paced, one per ~100 ms: README "Kafka source"), which
+    # at its catch-up rate after a restart is up to a few thousand records. Bound them loosely: a source that
+    # never committed would re-read everything at every restart (duplicates several times the records).
     duplicated = sum(n - 1 for n in Counter(lines).values())
-    assert duplicated <= 10 * 500, duplicated
+    assert duplicated <= len(produced) // 4, duplicated
 
 
 def test_a_namenode_restart_mid_stream_loses_nothing(
