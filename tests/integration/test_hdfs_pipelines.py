@@ -190,8 +190,13 @@ def test_sigkill_while_records_flow_loses_nothing_and_tears_nothing(
     finally:
         stop.set()
         producer.join(timeout=120)
+    starts = log.read_text().count("Agent a started")
     final = _agent(conf, "a", log, tmp_path, hdfs_stack)
     try:
+        # Started first: the killed runs may have written everything already, and a SIGTERM that comes before the
+        # agent installed its handlers (while Python imports it) ends it the default way, exit -15.
+        wait_until(lambda: log.read_text().count("Agent a started") > starts, timeout=60,
+                   message=f"the last agent started (agent log: {log})")
         wanted = set(produced)
         wait_until(lambda: wanted <= set(_lines(_files(hdfs_stack, base))[0]), timeout=240, interval=1.0,
                    message=f"every produced record in HDFS (agent log: {log})")
